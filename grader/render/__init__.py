@@ -1,0 +1,1 @@
+"""Renderers: a LabRun in, text out. No libvirt, no grading logic."""

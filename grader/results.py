@@ -1,0 +1,60 @@
+"""Results: what a student scored, per exercise, with feedback already in the reader's language.
+
+These are the shapes every renderer reads (table, JSON, CSV, HTML); `to_dict` is the JSON
+contract of `grade --format json`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+GRADED, UNREACHABLE, ERROR = "graded", "unreachable", "error"
+
+
+@dataclass
+class ExerciseResult:
+    id: str
+    score: float
+    max_score: int
+    feedback: str
+    messages: list[str] = field(default_factory=list)   # catalog keys, for tests and reports
+
+
+@dataclass
+class StudentResult:
+    student: str
+    hosts: dict[str, str]
+    status: str
+    error: str | None
+    score: float | None
+    max_score: int
+    exercises: list[ExerciseResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StudentResult":
+        exercises = [ExerciseResult(**e) for e in data.get("exercises", [])]
+        return cls(**{**data, "exercises": exercises})
+
+
+@dataclass
+class LabRun:
+    lab: str
+    max_score: int
+    lang: str
+    results: list[StudentResult]
+
+    def to_dict(self) -> dict:
+        return {"lab": self.lab, "max_score": self.max_score, "lang": self.lang,
+                "results": [r.to_dict() for r in self.results]}
+
+    @property
+    def all_graded(self) -> bool:
+        return all(r.status == GRADED for r in self.results)
+
+
+def number(value: float) -> float | int:
+    """Scores print as 2, not 2.0; halves stay 1.5."""
+    value = round(value, 2)
+    return int(value) if value == int(value) else value
