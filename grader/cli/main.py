@@ -4,11 +4,12 @@ Each sub-command lives in its own module and is registered here; nothing here kn
 libvirt.
 """
 import functools
+import os
 import sys
 
 import click
 
-from grader.errors import LabError
+from grader.errors import ExitStatus, LabError
 
 
 def reports_errors(func):
@@ -24,6 +25,13 @@ def reports_errors(func):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except Exception as err:  # noqa: BLE001 - a bug still gets one line, not a traceback
+            if os.environ.get("LAB_DEBUG"):
+                raise
+            message = " ".join(str(err).split())
+            click.echo(f"error: unexpected {type(err).__name__}: {message} "
+                       "(run again with LAB_DEBUG=1 for the traceback and report it)", err=True)
+            sys.exit(int(ExitStatus.USAGE))
 
     return wrapper
 
