@@ -11,13 +11,13 @@ from grader.evidence import Evidence
 VM, RAW = "lab3-vm", "lab3-raw"
 
 
-def _snapshot(ev: Evidence, domain: str, name: str):
+def _snapshot(ev: Evidence, domain: str, name: str, missing: str = "snapshot-missing"):
     dom, verdict = prepared_domain(ev, domain)
     if verdict:
         return dom, None, verdict
     snap = dom.snapshots.get(name)
     if snap is None:
-        return dom, None, failed("snapshot-missing", snapshot=name, domain=domain)
+        return dom, None, failed(missing, snapshot=name, domain=domain)
     return dom, snap, None
 
 
@@ -72,7 +72,7 @@ def snap_revert(ev: Evidence):
 
 @check("snap-external")
 def snap_external(ev: Evidence):
-    dom, snap, verdict = _snapshot(ev, RAW, "ext-1")
+    dom, snap, verdict = _snapshot(ev, RAW, "ext-1", missing="ext-missing")
     if verdict:
         return verdict
     disks = [d for d in snap.view.disks if d.snapshot not in (None, "no")]
