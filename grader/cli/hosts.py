@@ -1,7 +1,82 @@
 """`lab hosts up|down|list|env`: isolated libvirt hosts on this machine."""
+import shlex
+
 import click
+
+from grader.cli.main import reports_errors
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def _render(hosts, services) -> str:
+    rows = [("NAME", "URI", "STATE", "ACCEL")]
+    rows += [(h.name, h.uri, h.state, h.accel or "-") for h in hosts]
+    lines = [_table(rows) if hosts else "no lab hosts yet: run `lab hosts up`", ""]
+    lines.append(_table([("SHARED", "SOURCE", "STATE")]
+                        + [(s.name, s.where, s.state) for s in services]))
+    return "\n".join(lines)
+
+
+def _tcg_notes(hosts) -> list[str]:
+    from grader.labhosts import kvm
+
+    if not any(h.accel == "tcg" for h in hosts):
+        return []
+    problem = kvm.device_problem() or "LAB_ACCEL=tcg or libvirt does not offer kvm"
+    return [f"note: domains run under TCG (emulation, slower), not KVM: {problem}"]
 
 
 @click.group()
 def hosts():
     """Start, stop and list the isolated lab hosts on this machine."""
+
+
+@hosts.command("up")
+@click.argument("names", nargs=-1)
+@click.option("--require-kvm", is_flag=True, help="Fail instead of falling back to TCG.")
+@reports_errors
+def up_command(names, require_kvm):
+    """Start lab hosts NAMES (default: a b) and the shared storage; idempotent."""
+    from grader import labhosts
+
+    started = labhosts.up(names or None, require_kvm=require_kvm)
+    click.echo(_render(started, labhosts.services()))
+    for note in _tcg_notes(started):
+        click.echo(note)
+
+
+@hosts.command("down")
+@click.argument("names", nargs=-1)
+@click.option("--purge", is_flag=True, help="Also delete the hosts' definitions and images.")
+@reports_errors
+def down_command(names, purge):
+    """Stop lab hosts NAMES, or all of them and the shared storage."""
+    from grader import labhosts
+
+    labhosts.down(names or None, purge=purge)
+    click.echo(f"stopped: {', '.join(names) if names else 'all lab hosts and shared storage'}")
+
+
+@hosts.command("list")
+@reports_errors
+def list_command():
+    """Name, URI, state and KVM/TCG of every lab host, and the shared storage."""
+    from grader import labhosts
+
+    found = labhosts.status()
+    click.echo(_render(found, labhosts.services()))
+    for note in _tcg_notes(found):
+        click.echo(note)
+
+
+@hosts.command("env")
+@reports_errors
+def env_command():
+    """POSIX export lines: eval "$(lab hosts env)" in a shell, or read them in a notebook."""
+    from grader import labhosts
+
+    for key, value in labhosts.environment().items():
+        click.echo(f"export {key}={shlex.quote(value)}")

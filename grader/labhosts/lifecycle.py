@@ -1,0 +1,182 @@
+"""`up`, `down`, `status`, `environment`: lab hosts and the shared storage, as one unit.
+
+`up` is idempotent and all-or-nothing: it checks everything it can before starting anything,
+and if something still fails it stops what this call started (never what was already up).
+"""
+from __future__ import annotations
+
+import fcntl
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from grader.errors import EnvironmentProblem, UsageError
+from grader.labhosts import daemons, gluster, iscsi, kvm, preflight
+from grader.labhosts.config import DEFAULT_NAMES, Settings, validate_name
+from grader.labhosts.connection import connect
+from grader.labhosts.daemons import Host
+
+
+@dataclass(frozen=True)
+class Service:
+    """A shared storage service as `lab hosts list` shows it."""
+
+    name: str       # "glusterfs" or "iscsi"
+    where: str      # how a pool names it
+    state: str      # "up" or "down"
+
+
+@contextmanager
+def _locked(settings: Settings):
+    """One `up`/`down` at a time per LAB_HOME (other developers and test runs share it)."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with open(settings.lock_file, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _names(names) -> list[str]:
+    seen = []
+    for name in names:
+        if validate_name(name) not in seen:
+            seen.append(name)
+    return seen
+
+
+def _check_ports(settings: Settings, names: list[str], to_start: list[str]) -> None:
+    owners = {settings.iscsi_port: "the iSCSI target"}
+    for name in sorted(set(daemons.known(settings)) | set(names)):
+        port = settings.port(name)
+        if port in owners:
+            raise UsageError(
+                f"lab host {name} would use port {port} like {owners[port]}: "
+                f"set LAB_PORT_{name.upper()} to another port")
+        owners[port] = f"lab host {name}"
+    for name in to_start:
+        preflight.require_free(
+            settings.port(name), f"libvirtd of lab host {name}",
+            f"stop that program, or choose another port with LAB_PORT_{name.upper()}=PORT "
+            "or LAB_PORT_BASE=PORT")
+
+
+def up(names=DEFAULT_NAMES, settings: Settings | None = None,
+       require_kvm: bool = False) -> list[Host]:
+    """Start the named hosts (default a, b) and the shared services; return the hosts."""
+    settings = settings or Settings.from_env()
+    names = _names(names or DEFAULT_NAMES)
+    preflight.require_root()
+    preflight.require_programs()
+    preflight.require_loopback_hostname()
+    if require_kvm:
+        problem = "LAB_ACCEL=tcg hides it" if settings.accel == "tcg" else kvm.device_problem()
+        if problem:
+            raise EnvironmentProblem(f"KVM is required but not usable: {problem}")
+    with _locked(settings):
+        to_start = [n for n in names if not daemons.is_up(settings, n)]
+        _check_ports(settings, names, to_start)
+        if not iscsi.is_up(settings):
+            preflight.require_free(settings.iscsi_port, "the iSCSI target of this LAB_HOME",
+                                   "stop that program or choose another LAB_PORT_BASE")
+        undo = []
+        try:
+            if gluster.ensure(settings):
+                undo.append(lambda: gluster.remove(settings))
+            if iscsi.ensure(settings):
+                undo.append(lambda: iscsi.stop(settings))
+            for name in to_start:
+                daemons.start(settings, name)
+                undo.append(lambda name=name: daemons.stop(settings, name))
+            hosts = status(settings, names)
+            if require_kvm and any(h.accel != "kvm" for h in hosts):
+                raise EnvironmentProblem(
+                    "KVM is required but the lab hosts do not offer it (libvirt's capabilities "
+                    "have no `kvm` domain type): check /dev/kvm and the kvm group")
+        except BaseException:
+            for action in reversed(undo):
+                try:
+                    action()
+                except Exception:
+                    pass  # the first error is the one to report
+            raise
+    return hosts
+
+
+def down(names=None, settings: Settings | None = None, purge: bool = False) -> None:
+    """Stop the named hosts, or all of them and the shared services when no names are given.
+
+    The shared services also stop once no host of this LAB_HOME is left up. `purge` also
+    deletes the stopped hosts' directories (definitions, images, UUID).
+    """
+    settings = settings or Settings.from_env()
+    preflight.require_root()
+    known = daemons.known(settings)
+    if names:
+        names = _names(names)
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise UsageError(
+                f"no lab host named {unknown[0]} in {settings.home} (known: "
+                f"{', '.join(known) or 'none'}): see `lab hosts list`")
+    else:
+        names = known
+    with _locked(settings):
+        for name in names:
+            daemons.stop(settings, name)
+            if purge:
+                shutil.rmtree(settings.host_dir(name), ignore_errors=True)
+        if not any(daemons.is_up(settings, n) for n in daemons.known(settings)):
+            iscsi.stop(settings)
+            gluster.remove(settings)
+            if purge:
+                shutil.rmtree(settings.iscsi_dir, ignore_errors=True)
+
+
+def status(settings: Settings | None = None, names=None) -> list[Host]:
+    """Every known host of this LAB_HOME (plus `names`), with state and KVM/TCG when up."""
+    settings = settings or Settings.from_env()
+    names = _names(names) if names else []
+    result = []
+    for name in sorted(set(daemons.known(settings)) | set(names)):
+        state, accel = "down", None
+        if daemons.is_up(settings, name):
+            state = "up"
+            try:
+                conn = connect(settings.uri(name))
+                try:
+                    accel = kvm.accel_name(kvm.domain_type(conn))
+                finally:
+                    conn.close()
+            except Exception:
+                state = "not answering"
+        result.append(Host(name, settings.uri(name), settings.port(name), state, accel))
+    return result
+
+
+def services(settings: Settings | None = None) -> list[Service]:
+    settings = settings or Settings.from_env()
+    return [
+        Service("glusterfs", f"{settings.share_host}:/{settings.share_volume}",
+                "up" if gluster.is_up(settings) else "down"),
+        Service("iscsi", f"127.0.0.1:{settings.iscsi_port} {settings.iscsi_target}",
+                "up" if iscsi.is_up(settings) else "down"),
+    ]
+
+
+def environment(settings: Settings | None = None) -> dict[str, str]:
+    """What `lab hosts env` exports: the URIs of the hosts that are up and the shared storage."""
+    settings = settings or Settings.from_env()
+    up_names = [n for n in daemons.known(settings) if daemons.is_up(settings, n)]
+    if not up_names:
+        raise EnvironmentProblem(
+            f"no lab host is up in {settings.home}: run `lab hosts up` first")
+    env = {f"LAB_URI_{n.upper()}": settings.uri(n) for n in up_names}
+    env["LIBVIRT_DEFAULT_URI"] = settings.uri(up_names[0])
+    env.update({
+        "LAB_SHARE_HOST": settings.share_host,
+        "LAB_SHARE_PATH": f"/{settings.share_volume}",
+        "LAB_SHARE_FORMAT": "glusterfs",
+        "LAB_ISCSI_HOST": f"127.0.0.1:{settings.iscsi_port}",
+        "LAB_ISCSI_TARGET": settings.iscsi_target,
+        "LAB_ISCSI_INITIATOR": settings.iscsi_initiator,
+    })
+    return env

@@ -1,0 +1,231 @@
+"""Real lab hosts a and b: isolation, domains, live migration over each kind of shared storage.
+
+Everything a test creates is named `t-...-<token>` and removed afterwards; shared pools that
+already exist on a host (a lab may have defined one on the same source) are reused, not removed.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import libvirt
+import pytest
+from lxml import etree
+
+from grader.labhosts.kvm import domain_type
+
+pytestmark = pytest.mark.labhost
+
+MIGRATE_FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PERSIST_DEST
+                 | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+#: Hosts share one machine: name loopback for QEMU's migration stream on both ends.
+MIGRATE_PARAMS = {libvirt.VIR_MIGRATE_PARAM_URI: "tcp://127.0.0.1",
+                  libvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS: "127.0.0.1"}
+TEST_LUN = 2  # LUN 1 is the labs'; tests only ever use LUN 2
+
+
+def domain_xml(conn, name: str, disk: str) -> str:
+    """64 MiB, one vCPU, no OS: it sits in the firmware, which is enough to run and migrate."""
+    return f"""<domain type='{domain_type(conn)}'>
+  <name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices>{disk}</devices>
+</domain>"""
+
+
+def file_disk(path: str, fmt: str = "qcow2") -> str:
+    return (f"<disk type='file' device='disk'><driver name='qemu' type='{fmt}'/>"
+            f"<source file='{path}'/><target dev='vda' bus='virtio'/></disk>")
+
+
+def start_domain(conn, xml: str, cleanup):
+    dom = conn.defineXML(xml)
+    name = dom.name()
+    cleanup(lambda: _remove_domain(conn, name))
+    dom.create()
+    return dom
+
+
+def _remove_domain(conn, name: str) -> None:
+    try:
+        dom = conn.lookupByName(name)
+    except libvirt.libvirtError:
+        return
+    if dom.isActive():
+        dom.destroy()
+    if dom.isPersistent():
+        dom.undefine()
+
+
+def shared_pool(conn, xml: str, cleanup):
+    """The host's active pool on this source: an existing one, else `xml` defined by us.
+
+    libvirt allows one pool per storage source on a host, and a lab (or a concurrent test run)
+    may already have one on the shared storage.
+    """
+    wanted = etree.fromstring(xml.encode())
+    kind = wanted.get("type")
+    src = wanted.find("source")
+    key_dir = src.find("dir").get("path") if src.find("dir") is not None else None
+    key_dev = src.find("device").get("path") if src.find("device") is not None else None
+    for attempt in range(3):
+        for pool in conn.listAllStoragePools():
+            root = etree.fromstring(pool.XMLDesc().encode())
+            if root.get("type") != kind:
+                continue
+            d = root.find("source/dir")
+            dev = root.find("source/device")
+            if (key_dir and d is not None and d.get("path") == key_dir) or \
+               (key_dev and dev is not None and dev.get("path") == key_dev):
+                if not pool.isActive():
+                    pool.create(libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD)
+                pool.refresh()
+                return pool
+        try:
+            pool = conn.storagePoolDefineXML(xml)
+        except libvirt.libvirtError as err:
+            if "conflict" in str(err).lower() and attempt < 2:
+                time.sleep(0.5)
+                continue
+            raise
+        name = pool.name()
+        cleanup(lambda conn=conn, name=name: _remove_pool(conn, name))
+        pool.create(libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD)
+        return pool
+    raise AssertionError("no pool on the shared source")
+
+
+def dir_pool(conn, name: str, cleanup):
+    """A local directory pool (not shared between hosts), removed with its files afterwards."""
+    pool = conn.storagePoolDefineXML(
+        f"<pool type='dir'><name>{name}</name>"
+        f"<target><path>/var/lib/libvirt/{name}</path></target></pool>")
+    cleanup(lambda: _remove_pool(conn, name, delete=True))
+    pool.create(libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD)
+    return pool
+
+
+def _remove_pool(conn, name: str, delete: bool = False) -> None:
+    """Undefine a pool we defined; `delete` also removes its volumes (never on shared storage)."""
+    pool = conn.storagePoolLookupByName(name)
+    if delete:
+        for vol in pool.listAllVolumes():
+            vol.delete()
+    if pool.isActive():
+        pool.destroy()
+    try:
+        pool.delete()  # removes a netfs mount point or a dir pool's directory
+    except libvirt.libvirtError:
+        pass  # iscsi-direct pools have nothing to delete
+    pool.undefine()
+
+
+def gluster_pool_xml(env, name: str) -> str:
+    return f"""<pool type='netfs'><name>{name}</name>
+  <source><host name='{env["LAB_SHARE_HOST"]}'/><dir path='{env["LAB_SHARE_PATH"]}'/>
+    <format type='{env["LAB_SHARE_FORMAT"]}'/></source>
+  <target><path>/var/lib/libvirt/{name}</path></target></pool>"""
+
+
+def iscsi_pool_xml(env, name: str) -> str:
+    host, port = env["LAB_ISCSI_HOST"].rsplit(":", 1)
+    return f"""<pool type='iscsi-direct'><name>{name}</name>
+  <source><host name='{host}' port='{port}'/><device path='{env["LAB_ISCSI_TARGET"]}'/>
+    <initiator><iqn name='{env["LAB_ISCSI_INITIATOR"]}'/></initiator></source></pool>"""
+
+
+# ---------------------------------------------------------------- isolation
+
+
+def test_hosts_have_different_uuids_and_separate_state(labhosts, connect, cleanup, token):
+    a, b = connect(labhosts.uri("a")), connect(labhosts.uri("b"))
+    uuid = lambda c: etree.fromstring(c.getCapabilities().encode()).findtext("host/uuid")
+    assert uuid(a) != uuid(b)
+    name = f"t-iso-{token}"
+    a.storagePoolDefineXML(f"<pool type='dir'><name>{name}</name>"
+                           f"<target><path>/var/lib/libvirt/{name}</path></target></pool>")
+    cleanup(lambda: a.storagePoolLookupByName(name).undefine())
+    assert name in a.listDefinedStoragePools()
+    assert name not in a.listStoragePools() + b.listDefinedStoragePools() + b.listStoragePools()
+
+
+def test_lab_hosts_env_matches_the_api(labhosts):
+    assert labhosts.env["LIBVIRT_DEFAULT_URI"] == labhosts.uri("a")
+    assert re.fullmatch(r"qemu\+tcp://127\.0\.0\.1:\d+/system", labhosts.uri("b"))
+    assert labhosts.env["LAB_SHARE_FORMAT"] == "glusterfs"
+    assert labhosts.env["LAB_ISCSI_TARGET"].startswith("iqn.")
+
+
+@pytest.mark.parametrize("host", ["a", "b"])
+def test_a_domain_starts_on_each_host(labhosts, connect, cleanup, token, host):
+    conn = connect(labhosts.uri(host))
+    name = f"t-dom-{token}"
+    pool = dir_pool(conn, name, cleanup)
+    vol = pool.createXML(f"<volume><name>{name}.qcow2</name><capacity unit='MiB'>64</capacity>"
+                         "<target><format type='qcow2'/></target></volume>")
+    dom = start_domain(conn, domain_xml(conn, name, file_disk(vol.path())), cleanup)
+    assert dom.isActive()
+    assert etree.fromstring(dom.XMLDesc().encode()).get("type") == domain_type(conn)
+
+
+# ---------------------------------------------------------------- migration
+
+
+def _migrate(dom, dest):
+    started = time.monotonic()
+    dom.migrate3(dest, MIGRATE_PARAMS, MIGRATE_FLAGS)
+    return time.monotonic() - started
+
+
+def test_live_migration_over_glusterfs(labhosts, connect, cleanup, token):
+    a, b = connect(labhosts.uri("a")), connect(labhosts.uri("b"))
+    name = f"t-mig-gl-{token}"
+    pool_a = shared_pool(a, gluster_pool_xml(labhosts.env, "t-gluster"), cleanup)
+    pool_b = shared_pool(b, gluster_pool_xml(labhosts.env, "t-gluster"), cleanup)
+    vol = pool_a.createXML(f"<volume><name>{name}.qcow2</name><capacity unit='MiB'>64"
+                           "</capacity><target><format type='qcow2'/></target></volume>")
+    cleanup(lambda: vol.delete())
+    pool_b.refresh()  # each host keeps its own list of a shared pool's volumes
+    assert pool_b.storageVolLookupByName(f"{name}.qcow2").path() == vol.path()
+
+    dom = start_domain(a, domain_xml(a, name, file_disk(vol.path())), cleanup)
+    cleanup(lambda: _remove_domain(b, name))
+    seconds = _migrate(dom, b)
+
+    assert b.lookupByName(name).isActive()
+    assert name not in [d.name() for d in a.listAllDomains()]
+    print(f"glusterfs live migration: {seconds:.2f} s")
+
+
+def test_live_migration_over_iscsi_direct(labhosts, connect, cleanup, token):
+    a, b = connect(labhosts.uri("a")), connect(labhosts.uri("b"))
+    name = f"t-mig-is-{token}"
+    pool_a = shared_pool(a, iscsi_pool_xml(labhosts.env, "t-iscsi"), cleanup)
+    pool_b = shared_pool(b, iscsi_pool_xml(labhosts.env, "t-iscsi"), cleanup)
+    lun = f"unit:0:0:{TEST_LUN}"
+    assert lun in pool_a.listVolumes() and lun in pool_b.listVolumes()
+    disk = (f"<disk type='volume' device='disk'><driver name='qemu' type='raw'/>"
+            f"<source pool='{pool_a.name()}' volume='{lun}'/>"
+            "<target dev='vda' bus='virtio'/></disk>")
+    if pool_a.name() != pool_b.name():
+        pytest.skip("hosts a and b have differently named pools on the iSCSI target")
+    dom = start_domain(a, domain_xml(a, name, disk), cleanup)
+    cleanup(lambda: _remove_domain(b, name))
+    seconds = _migrate(dom, b)
+
+    assert b.lookupByName(name).isActive()
+    print(f"iscsi-direct live migration: {seconds:.2f} s")
+
+
+def test_migration_without_shared_storage_is_refused(labhosts, connect, cleanup, token):
+    a, b = connect(labhosts.uri("a")), connect(labhosts.uri("b"))
+    name = f"t-unsafe-{token}"
+    pool = dir_pool(a, name, cleanup)
+    vol = pool.createXML(f"<volume><name>{name}.qcow2</name><capacity unit='MiB'>64</capacity>"
+                         "<target><format type='qcow2'/></target></volume>")
+    dom = start_domain(a, domain_xml(a, name, file_disk(vol.path())), cleanup)
+    cleanup(lambda: _remove_domain(b, name))
+
+    with pytest.raises(libvirt.libvirtError, match="Unsafe migration"):
+        dom.migrate3(b, MIGRATE_PARAMS, MIGRATE_FLAGS)
+    assert dom.isActive()
