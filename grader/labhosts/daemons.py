@@ -7,6 +7,7 @@ The namespace also names "every process of this host" (QEMU, FUSE mounts) for `d
 """
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import uuid
@@ -31,7 +32,10 @@ START_TIMEOUT = 90.0  # the first start probes QEMU's capabilities (a few second
 # Runs inside the new namespace: drop mounts inherited from the parent under libvirt's paths (a
 # netfs pool another libvirtd mounted would make ours look mounted), bind the host's
 # directories, optionally hide /dev/kvm (LAB_ACCEL=tcg: an empty file that QEMU's user cannot
-# open, so libvirt stops offering `kvm`), then become libvirtd.
+# open, so libvirt stops offering `kvm`), then become libvirtd, pinned to one CPU: where vCPUs
+# report different CPUID data (as in some VMs), libvirt otherwise sees "host cpuid changed" and
+# re-probes QEMU for seconds at every start. Domains are not affected: libvirt gives QEMU all
+# host CPUs.
 _NS_SCRIPT = r"""
 set -e
 H="$1"
@@ -46,7 +50,7 @@ mount --bind "$H/log" /var/log/libvirt
 mount --bind "$H/cache" /var/cache/libvirt
 if [ "$2" = tcg ] && [ -e /dev/kvm ]; then mount --bind "$H/no-kvm" /dev/kvm; fi
 virtlogd -d -p /run/libvirt/virtlogd.pid
-exec libvirtd --listen -p /run/libvirt/libvirtd.pid
+exec taskset -c "$3" libvirtd --listen -p /run/libvirt/libvirtd.pid
 """
 
 
@@ -150,7 +154,8 @@ def start(settings: Settings, name: str) -> None:
     log.write_text("")
     (hdir / "mntns").unlink(missing_ok=True)
     argv = ["unshare", "--mount", "--propagation", "private", "--",
-            "sh", "-c", _NS_SCRIPT, "sh", str(hdir), settings.accel]
+            "sh", "-c", _NS_SCRIPT, "sh", str(hdir), settings.accel,
+            str(min(os.sched_getaffinity(0)))]
     procs.spawn_detached(argv, log, hdir / "libvirtd.pid")
     try:
         _wait_ready(settings, name, log)
@@ -181,7 +186,11 @@ def _answers(uri: str) -> bool:
     from grader.labhosts.connection import connect
 
     try:
-        connect(uri).close()
+        conn = connect(uri)
+        try:
+            conn.getCapabilities()  # waits for the QEMU driver to finish its probing
+        finally:
+            conn.close()
         return True
     except Exception:
         return False

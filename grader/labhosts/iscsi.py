@@ -89,10 +89,14 @@ def _wait_ready(settings: Settings, log) -> None:
 
 
 def stop(settings: Settings) -> None:
-    """tgtd ignores SIGTERM while it has targets: ask it to shut down, then make sure."""
+    """tgtd ignores SIGTERM and refuses to shut down while it has targets: delete the target
+    (even with sessions), then ask tgtd to exit, then make sure."""
     p = pid(settings)
     if p:
-        _tgtadm(settings, "--op", "delete", "--mode", "system", check=False)
+        _tgtadm(settings, "--op", "delete", "--mode", "target", "--tid", "1", "--force",
+                check=False)
+        subprocess.run(["tgtadm", "-C", str(settings.iscsi_control_port), "--op", "delete",
+                        "--mode", "system"], capture_output=True, timeout=30)
         deadline = time.monotonic() + 5
         while procs.alive(p) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -28,6 +28,7 @@ PROGRAMS = {
     "tgtadm": "tgt",
     "unshare": "util-linux",
     "setsid": "util-linux",
+    "taskset": "util-linux",
     "mount": "mount",
 }
 

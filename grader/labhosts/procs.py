@@ -77,7 +77,7 @@ def cmdline(pid: int) -> list[str]:
 def terminate(pids, timeout: float = 10.0) -> None:
     """SIGTERM, wait, then SIGKILL whatever is left, and wait until all are gone."""
     pids = [p for p in set(pids) if alive(p)]
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 15.0)):
         for pid in pids:
             try:
                 os.kill(pid, sig)
