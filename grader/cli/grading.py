@@ -1,7 +1,13 @@
-"""`grade LAB` (also `lab grade LAB`): collect, score, render. Thin: parse, call the core, render."""
+"""`grade LAB` (also `lab grade LAB`): one student's host(s), or a whole class from a roster.
+
+Thin: parse, call the core (grading / classrun / archive), render. One student: `--host` (or
+$LIBVIRT_DEFAULT_URI). A class: `--roster FILE`, or a bare `grade LAB` inside a course directory
+whose course.toml names the roster (grader.courseconf).
+"""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -11,33 +17,89 @@ from grader import labdef
 from grader.cli.main import reports_errors
 from grader.errors import ExitStatus, UsageError
 from grader.evidence import Evidence
-from grader.grading import grade_student
-from grader.hostargs import parse_hosts
 from grader.i18n import LANGUAGES, check_language
 from grader.render import jsonout, table
-from grader.results import LabRun
+from grader.results import UNREACHABLE, LabRun
 from grader.scoring import score
+
+FORMATS = ["table", "json", "csv", "html"]
 
 
 @click.command("grade")
 @click.argument("lab_id", metavar="LAB")
 @click.option("--host", "hosts", multiple=True, metavar="[ROLE=]URI",
               help="libvirt URI of the student's host; ROLE=URI for labs with several roles.")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path),
+              help="Grade a class: CSV (student,A[,B][,email][,name]) or Ansible inventory (INI/YAML).")
 @click.option("--exercise", "exercises", multiple=True, metavar="ID", help="Grade only these exercises.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="What goes to stdout (a class run also archives every format).")
 @click.option("--lang", type=click.Choice(LANGUAGES), default=None,
-              help="Feedback language (default: $LAB_LANG or the locale).")
-@click.option("--from-evidence", "from_evidence", type=click.Path(dir_okay=False, path_type=Path),
-              help="Regrade offline from a saved evidence JSON file.")
+              help="Feedback language (default: course.toml, $LAB_LANG or the locale).")
+@click.option("--from-evidence", "from_evidence", type=click.Path(path_type=Path),
+              help="Regrade offline: an evidence JSON file, or a whole run directory.")
 @click.option("--save-evidence", "save_evidence", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the evidence read from the host(s) to this JSON file.")
-@click.option("--student", default="local", show_default=True, help="Name of the student in the report.")
+              help="One student: also write the evidence read from the host(s) to this JSON file.")
+@click.option("--student", default="local", show_default=True, help="One student: name in the report.")
+@click.option("--jobs", type=click.IntRange(1, 1000), default=None,
+              help="Class: hosts read at once (default 100; they mostly wait on the network).")
+@click.option("--timeout", type=click.FloatRange(0.1, 3600), default=None,
+              help="Class: seconds for one student's hosts, connecting included (default 20).")
+@click.option("--connect-timeout", "connect_timeout", type=click.FloatRange(0.1, 3600), default=None,
+              help="Class: seconds to wait for one host to accept and answer the open (default 5).")
+@click.option("--only", "only_students", multiple=True, metavar="STUDENT",
+              help="Class: grade only these students (repeat, or separate with commas).")
+@click.option("--retry-unreachable", is_flag=True,
+              help="Class: grade again only those unreachable in the last run, and merge.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Class: folder that holds the run directories (default course.toml's runs, else ./runs).")
+@click.option("--run-dir", "run_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Class: exact directory for this run (must be new or empty).")
+@click.option("--gradebook", default=None, metavar="DB",
+              help="Class: also write the scores into this nbgrader gradebook (path or SQLAlchemy URL).")
 @reports_errors
-def grade(lab_id, hosts, exercises, fmt, lang, from_evidence, save_evidence, student):
-    """Grade LAB on a student's host(s), read-only, and print a score per exercise with feedback."""
+def grade(lab_id, hosts, roster, exercises, fmt, lang, from_evidence, save_evidence, student, jobs,
+          timeout, connect_timeout, only_students, retry_unreachable, out, run_dir, gradebook):
+    """Grade LAB, read-only, on a student's host(s) or a whole class, with feedback per exercise."""
+    from grader import courseconf
+
     lab = labdef.load(lab_id)
-    lang = check_language(lang)
+    course = courseconf.current()
+    lang = check_language(lang or (course.lang if course else None))
     only = [lab.exercise(e).id for e in exercises] or None
+    only_students = [s.strip() for value in only_students for s in value.split(",") if s.strip()]
+    class_options = {"--jobs": jobs, "--timeout": timeout, "--connect-timeout": connect_timeout,
+                     "--only": only_students, "--retry-unreachable": retry_unreachable, "--out": out,
+                     "--run-dir": run_dir, "--gradebook": gradebook}
+
+    if from_evidence and from_evidence.is_dir():
+        run, emails = _regrade_run(lab, from_evidence, lang, only)
+        _print(run, lab, fmt, emails)
+        sys.exit(int(ExitStatus.OK if run.all_graded else ExitStatus.NOT_GRADED))
+    roster_path = None if (hosts or from_evidence) else (roster or (course.roster if course else None))
+    if roster and (hosts or from_evidence):
+        raise UsageError("give either --roster (a class) or --host/--from-evidence (one student), not both")
+    if roster_path is None:
+        used = [name for name, value in class_options.items() if value]
+        if used:
+            raise UsageError(f"{used[0]} grades a class: add --roster FILE (or run inside a course "
+                             "directory whose course.toml names the roster)")
+        _grade_one(lab, hosts, fmt, lang, only, from_evidence, save_evidence, student)
+        return
+    if save_evidence:
+        raise UsageError("--save-evidence is for one student; a class run archives every student's "
+                         "evidence in its run directory")
+    _grade_class(lab, course, roster_path, fmt, lang, only, jobs, timeout, connect_timeout,
+                 only_students, retry_unreachable, out, run_dir, gradebook)
+
+
+# --- one student (the original behaviour) ------------------------------------------------------
+
+def _grade_one(lab, hosts, fmt, lang, only, from_evidence, save_evidence, student):
+    from grader.archive import atomic_write
+    from grader.grading import grade_student
+    from grader.hostargs import parse_hosts
+
     if from_evidence:
         evidence = _load_evidence(from_evidence, lab.id)
         result = score(lab, evidence, lang, only)
@@ -45,12 +107,12 @@ def grade(lab_id, hosts, exercises, fmt, lang, from_evidence, save_evidence, stu
         uris = parse_hosts(hosts, lab.roles)
         result, evidence = grade_student(lab, student, uris, lang, only)
     if save_evidence:
-        _write_atomically(save_evidence, evidence.to_json())
+        atomic_write(save_evidence, evidence.to_json())
     run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang, results=[result])
-    if fmt == "json":
-        click.echo(jsonout.render(run))
-    else:
+    if fmt == "table":
         table.render(run, Console())
+    else:
+        _print(run, lab, fmt, {})
     sys.exit(int(ExitStatus.OK if run.all_graded else ExitStatus.NOT_GRADED))
 
 
@@ -58,7 +120,8 @@ def _load_evidence(path: Path, lab_id: str) -> Evidence:
     try:
         evidence = Evidence.load(path)
     except FileNotFoundError:
-        raise UsageError(f"no evidence file at {path}: give the path written by --save-evidence") from None
+        raise UsageError(f"no evidence file at {path}: give the path written by --save-evidence "
+                         "or a run directory") from None
     except (ValueError, KeyError, TypeError) as err:
         raise UsageError(f"{path} is not an evidence file of this grader ({err})") from None
     if evidence.lab != lab_id:
@@ -66,9 +129,122 @@ def _load_evidence(path: Path, lab_id: str) -> Evidence:
     return evidence
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write beside, then rename: an interrupted run never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+# --- a class -----------------------------------------------------------------------------------
+
+def _grade_class(lab, course, roster_path, fmt, lang, only, jobs, timeout, connect_timeout,
+                 only_students, retry_unreachable, out, run_dir, gradebook):
+    from grader import archive, classrun, roster
+    from grader.progress import ClassProgress
+
+    class_roster = roster.load(roster_path, lab.roles)
+    if only_students:
+        class_roster = class_roster.select(only_students)
+    runs_parent = out or (course.runs if course and course.runs else Path("runs"))
+    previous, kept = None, []
+    entries = list(class_roster.entries)
+    if retry_unreachable:
+        previous = archive.latest(runs_parent, lab.id)
+        if previous is None:
+            raise UsageError(f"no earlier run of {lab.id} under {runs_parent}: run `grade {lab.id}` "
+                             "first (or give --out where its runs are)")
+        old = {r.student: r for r in previous.results()}
+        retry = {s for s, r in old.items() if r.status == UNREACHABLE}
+        entries = [e for e in entries if e.student in retry]
+        kept = [r for s, r in old.items() if s not in retry and s in set(class_roster.students())]
+    defaults = classrun.Limits()
+    limits = classrun.Limits(
+        jobs=jobs or (course.jobs if course and course.jobs else defaults.jobs),
+        timeout=timeout or (course.timeout if course and course.timeout else defaults.timeout),
+        connect_timeout=connect_timeout or defaults.connect_timeout)
+    target = archive.RunDir.create(runs_parent, lab.id, exact=run_dir)
+    meta = {"lab": lab.id, "lang": lang, "roster": str(roster_path), "started": time.time(),
+            "state": "running", "students": class_roster.students(), "exercises": only,
+            "emails": {e.student: e.email for e in class_roster.entries if e.email},
+            "limits": {"jobs": limits.jobs, "timeout": limits.timeout,
+                       "connect_timeout": limits.connect_timeout},
+            "retry_of": str(previous.path) if previous else None}
+    target.write_meta(meta)
+    for result in kept:  # merged from the last run: copy its result and evidence unchanged
+        target.write_student(result, Evidence.load(previous.evidence_path(result.student)))
+
+    with ClassProgress(len(entries), lab.id, sys.stderr) as progress:
+        def on_result(result, evidence):
+            target.write_student(result, evidence)
+            progress.update(result)
+
+        try:
+            new = classrun.grade_class(lab, entries, limits, lang, only, on_result)
+        except KeyboardInterrupt:
+            target.write_meta({**meta, "state": "interrupted", "finished": time.time()})
+            raise
+    by_student = {r.student: r for r in [*kept, *new]}
+    run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang,
+                 results=[by_student[s] for s in class_roster.students() if s in by_student])
+    emails = {e.student: e.email for e in class_roster.entries}
+    _write_reports(target, run, lab, emails)
+    written = None
+    gradebook = gradebook or (course.gradebook if course else None)
+    if gradebook:
+        from grader import gradebook as nbgradebook
+
+        written = nbgradebook.write(gradebook, run, lab, {e.student: e for e in class_roster.entries})
+    target.write_meta({**meta, "state": "complete", "finished": time.time(),
+                       "graded": sum(r.status == "graded" for r in run.results),
+                       "not_graded": sum(r.status != "graded" for r in run.results)})
+    _print(run, lab, fmt, emails)
+    click.echo(progress.line() + (f" (retried {len(entries)}, kept {len(kept)})" if retry_unreachable else ""),
+               err=True)
+    click.echo(f"run archived in {target.path}" + (f"; {written} written to the gradebook" if written is not None else ""),
+               err=True)
+    sys.exit(int(ExitStatus.OK if run.all_graded else ExitStatus.NOT_GRADED))
+
+
+def _write_reports(target, run: LabRun, lab, emails) -> None:
+    from grader.render import csvout, feedback, html, summary
+
+    for result in run.results:
+        target.write_report(f"feedback/{_safe(result.student)}.md", feedback.render(result, lab, run.lang))
+    target.write_report("results.json", jsonout.render(run))
+    target.write_report("grades.csv", csvout.render(run, lab, emails))
+    target.write_report("summary.txt", summary.text(run, lab))
+    target.write_report("report.html", html.render(run, lab))
+
+
+def _safe(student: str) -> str:
+    from grader.archive import safe_name
+
+    return safe_name(student)
+
+
+def _regrade_run(lab, path: Path, lang: str, only) -> tuple[LabRun, dict]:
+    """A whole archived run, scored again from its evidence alone (no host is contacted)."""
+    from grader.archive import RunDir
+
+    rundir = RunDir.open(path)
+    meta = rundir.meta()
+    if meta.get("lab", lab.id) != lab.id:
+        raise UsageError(f"{path} is a run of {meta['lab']}, not {lab.id}: grade {meta['lab']} instead")
+    evidence = rundir.evidence()
+    wrong = [e for e in evidence if e.lab != lab.id]
+    if wrong:
+        raise UsageError(f"{rundir.evidence_path(wrong[0].student)} holds evidence for {wrong[0].lab}, not {lab.id}")
+    results = [score(lab, e, lang, only) for e in evidence]
+    run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang, results=rundir.ordered(results))
+    return run, meta.get("emails", {})
+
+
+def _print(run: LabRun, lab, fmt: str, emails: dict) -> None:
+    if fmt == "json":
+        click.echo(jsonout.render(run))
+    elif fmt == "csv":
+        from grader.render import csvout
+
+        click.echo(csvout.render(run, lab, emails), nl=False)
+    elif fmt == "html":
+        from grader.render import html
+
+        click.echo(html.render(run, lab))
+    else:
+        from grader.render import summary
+
+        summary.render(run, lab, Console())

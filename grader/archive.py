@@ -1,0 +1,160 @@
+"""The run archive: one directory per grading run, with every student's evidence and result.
+
+    runs/lab3-20250114-101500/
+        run.json                  lab, language, limits, roster, state (running|complete|interrupted)
+        evidence/<student>.json   what was read from the student's hosts (regrades offline)
+        results/<student>.json    the student's result (the JSON contract, one student)
+        feedback/<student>.md     what the student may read: their own feedback only
+        report.html  grades.csv  results.json  summary.txt
+
+Every file is written beside its final name and renamed into place (`atomic_write`), so Ctrl-C,
+a crash or a full disk leaves each file either complete or absent, never half-written. Evidence
+and results are written as each student finishes; the reports when the run ends.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from hashlib import sha1
+from pathlib import Path
+
+from grader.errors import EnvironmentProblem, UsageError
+from grader.evidence import Evidence
+from grader.results import StudentResult
+
+RUN_FILE = "run.json"
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write to a hidden temporary file in the same directory, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise EnvironmentProblem(f"cannot write {path}: {err.strerror or err}; free some space or "
+                                 "choose another place with --out") from None
+
+
+def safe_name(student: str) -> str:
+    """A file name for a student: their id when it is safe, else a cleaned id plus a short hash."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,100}", student):
+        return student
+    cleaned = re.sub(r"[^A-Za-z0-9._@+-]", "_", student).strip("._")[:60] or "student"
+    return f"{cleaned}-{sha1(student.encode()).hexdigest()[:8]}"
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.path / "evidence"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.path / "results"
+
+    @property
+    def feedback_dir(self) -> Path:
+        return self.path / "feedback"
+
+    # -- writing --
+    @classmethod
+    def create(cls, parent: Path, lab: str, exact: Path | None = None) -> "RunDir":
+        """A new, empty run directory: `exact`, or parent/<lab>-<timestamp>[-n]."""
+        if exact is not None:
+            if exact.exists() and any(exact.iterdir()):
+                raise UsageError(f"{exact} already exists and is not empty: choose a new --run-dir")
+            exact.mkdir(parents=True, exist_ok=True)
+            return cls(exact)
+        parent.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for n in range(1000):
+            path = parent / (f"{lab}-{stamp}" + (f"-{n}" if n else ""))
+            try:
+                path.mkdir()
+                return cls(path)
+            except FileExistsError:
+                continue
+        raise EnvironmentProblem(f"cannot create a run directory under {parent}")
+
+    def write_meta(self, meta: dict) -> None:
+        atomic_write(self.path / RUN_FILE, json.dumps(meta, indent=1, sort_keys=True))
+
+    def write_student(self, result: StudentResult, evidence: Evidence) -> None:
+        """Evidence first: a result on disk always has the evidence it came from."""
+        name = safe_name(result.student)
+        atomic_write(self.evidence_dir / f"{name}.json", evidence.to_json())
+        atomic_write(self.results_dir / f"{name}.json",
+                     json.dumps(result.to_dict(), indent=1, ensure_ascii=False))
+
+    def write_report(self, name: str, data: str | bytes) -> Path:
+        path = self.path / name
+        atomic_write(path, data)
+        return path
+
+    # -- reading --
+    @classmethod
+    def open(cls, path: Path) -> "RunDir":
+        if not (path / RUN_FILE).is_file() and not (path / "evidence").is_dir():
+            raise UsageError(f"{path} is not a run directory of `grade` (no {RUN_FILE}, no evidence/)")
+        return cls(path)
+
+    def meta(self) -> dict:
+        try:
+            return json.loads((self.path / RUN_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def evidence(self) -> list[Evidence]:
+        out = []
+        for path in sorted(self.evidence_dir.glob("*.json")):
+            try:
+                out.append(Evidence.load(path))
+            except (ValueError, KeyError, TypeError) as err:
+                raise UsageError(f"{path} is not an evidence file of this grader ({err})") from None
+        return out
+
+    def results(self) -> list[StudentResult]:
+        out = []
+        for path in sorted(self.results_dir.glob("*.json")):
+            out.append(StudentResult.from_dict(json.loads(path.read_text())))
+        return out
+
+    def evidence_path(self, student: str) -> Path:
+        return self.evidence_dir / f"{safe_name(student)}.json"
+
+    def ordered(self, results: list[StudentResult]) -> list[StudentResult]:
+        """Results in the order of the run's roster (as recorded in run.json), others after."""
+        order = {s: i for i, s in enumerate(self.meta().get("students", []))}
+        return sorted(results, key=lambda r: (order.get(r.student, len(order)), r.student))
+
+
+def latest(parent: Path, lab: str) -> RunDir | None:
+    """The newest run of `lab` under `parent` (by the time it started)."""
+    runs = []
+    for path in parent.glob(f"{lab}-*"):
+        meta_file = path / RUN_FILE
+        if meta_file.is_file():
+            try:
+                meta = json.loads(meta_file.read_text())
+            except ValueError:
+                continue
+            if meta.get("lab") == lab:
+                runs.append((meta.get("started", 0), path.name, path))
+    return RunDir(max(runs)[2]) if runs else None
+
