@@ -1,0 +1,17 @@
+"""lab4's contract names (curriculum): shared by the starting state, the checks and the solution."""
+MiB = 2**20
+
+LOCAL_POOL, LOCAL_PATH = "lab4-local", "/var/lib/libvirt/lab4-local"
+SHARED_POOL, SHARED_PATH = "lab4-shared", "/var/lib/libvirt/lab4-shared"
+COLD, LIVE = "lab4-cold", "lab4-live"
+COLD_VOLUME, LIVE_VOLUME = "lab4-cold.qcow2", "lab4-live.qcow2"
+COLD_CAPACITY = LIVE_CAPACITY = 128 * MiB
+#: The optional third path of the notebook: live migration copying a local disk.
+COPY, COPY_VOLUME = "lab4-copy", "lab4-copy.qcow2"
+#: Every domain the lab or its notebook creates.
+DOMAINS = (COLD, LIVE, COPY)
+#: What lab4 owns on a shared export: nothing else there is ever deleted.
+VOLUME_PREFIX = "lab4-"
+#: Pool types whose storage other hosts can see: a disk there was not copied to B.
+SHARED_POOL_TYPES = frozenset({"netfs", "gluster", "iscsi", "iscsi-direct", "rbd", "sheepdog",
+                               "vstorage", "mpath", "scsi"})

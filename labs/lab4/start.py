@@ -1,0 +1,109 @@
+"""lab4's starting state: on A a shut-off domain on a local pool and a running domain on the
+shared export (with the live-only marker); B starts with none of lab4's objects.
+
+`finish` cleans both hosts. The shared export holds other people's files too, so only lab4's
+volumes (named lab4-*) are ever deleted from it.
+"""
+from __future__ import annotations
+
+import os
+
+import libvirt
+
+from grader import provision
+from grader.errors import UsageError
+from grader.xmlmodel import LIVE_NS, parse
+from labs.lab4 import share as shares
+from labs.lab4.names import (COLD, COLD_CAPACITY, COLD_VOLUME, DOMAINS, LIVE, LIVE_CAPACITY,
+                             LIVE_VOLUME, LOCAL_PATH, LOCAL_POOL, SHARED_PATH, SHARED_POOL,
+                             SHARED_POOL_TYPES, VOLUME_PREFIX)
+
+
+def start(ctx) -> None:
+    share = shares.resolve(ctx.options.get("share"), os.environ)
+    a = ctx.conn("A")
+    finish(ctx)
+    local = provision.define_pool(a, LOCAL_POOL, "dir", LOCAL_PATH)
+    cold_disk = provision.create_volume(local, COLD_VOLUME, "qcow2", COLD_CAPACITY)
+    provision.define_domain(a, COLD, ctx.lab, [{"format": "qcow2", "path": cold_disk.path()}])
+    shared = define_shared_pool(a, share)
+    live_disk = provision.create_volume(shared, LIVE_VOLUME, "qcow2", LIVE_CAPACITY)
+    live = provision.define_domain(a, LIVE, ctx.lab, [{"format": "qcow2", "path": live_disk.path()}])
+    provision.start_domain(live)
+    mark_live(live)
+
+
+def define_shared_pool(conn, share: shares.Share):
+    """lab4-shared on the course's export; a host allows one pool per source, so name the other."""
+    try:
+        return provision.define_pool(conn, SHARED_POOL, "netfs", SHARED_PATH, share.as_source())
+    except libvirt.libvirtError as err:
+        other = _pool_on_source(conn, share)
+        provision.remove_pool(conn, SHARED_POOL, volumes=[])
+        if other:
+            raise UsageError(f"pool {other!r} on {conn.getURI()} already uses {share} and libvirt "
+                             f"allows one pool per source: stop it (`virsh pool-destroy {other}`) "
+                             "and run `lab start lab4` again") from None
+        raise UsageError(f"cannot mount {share} as pool {SHARED_POOL} on {conn.getURI()}: "
+                         f"{' '.join(str(err).split())}; check --share or LAB_SHARE_*") from None
+
+
+def _pool_on_source(conn, share: shares.Share) -> str | None:
+    """Another pool of this host on the same export, if any."""
+    for pool in conn.listAllStoragePools(0):
+        view = parse(pool.XMLDesc(0))
+        if (pool.name() != SHARED_POOL and view.get("type") == "netfs"
+                and view.xpath("string(./source/host/@name)") == share.host
+                and view.xpath("string(./source/dir/@path)").rstrip("/") == share.path):
+            return pool.name()
+    return None
+
+
+def mark_live(dom) -> str:
+    """The live-only marker: in the running definition only, so only a live migration carries it."""
+    nonce = provision.new_nonce()
+    dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, f"<live nonce='{nonce}'/>", "live",
+                    LIVE_NS, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    return nonce
+
+
+def finish(ctx) -> None:
+    """Domains first on every host (a disk may be in use across hosts), then pools."""
+    for conn in ctx.conns.values():
+        for name in DOMAINS:
+            _remove_local_copies(conn, name)
+            provision.remove_domain(conn, name)
+    for conn in ctx.conns.values():
+        provision.remove_pool(conn, LOCAL_POOL)
+        provision.remove_pool(conn, SHARED_POOL, volumes=_lab_volumes(conn, SHARED_POOL))
+
+
+def _lab_volumes(conn, pool_name: str) -> list[str]:
+    pool = provision.find_pool(conn, pool_name)
+    if pool is None:
+        return []
+    try:
+        if not pool.isActive():
+            pool.create(0)
+        pool.refresh(0)
+        return [v for v in pool.listVolumes() if v.startswith(VOLUME_PREFIX)]
+    except libvirt.libvirtError:
+        return []
+
+
+def _remove_local_copies(conn, name: str) -> None:
+    """A cold copy may sit in any local pool of B (e.g. `default`): delete lab4-* disks of the
+    domain that are in a local pool (shared ones go with the shared pool)."""
+    try:
+        dom = conn.lookupByName(name)
+    except libvirt.libvirtError:
+        return
+    for disk in parse(dom.XMLDesc(0)).xpath("./devices/disk[@device='disk']/source/@file"):
+        try:
+            vol = conn.storageVolLookupByPath(disk)
+            pool = vol.storagePoolLookupByVolume()
+        except libvirt.libvirtError:
+            continue
+        local = parse(pool.XMLDesc(0)).get("type") not in SHARED_POOL_TYPES
+        if local and vol.name().startswith(VOLUME_PREFIX):
+            vol.delete(0)
