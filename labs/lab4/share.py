@@ -10,7 +10,7 @@ from grader.errors import UsageError
 #: netfs formats the course uses (a classroom NFS export, the lab hosts' GlusterFS volume).
 FORMATS = ("nfs", "glusterfs")
 
-_SPEC = re.compile(r"^(?P<format>[a-z]+)://(?P<host>[^/\s:]+)(?P<path>/[^\s]*)$")
+_SPEC = re.compile(r"^(?P<format>[A-Za-z]+)://(?P<host>[^/\s:]+)(?P<path>/[^\s]*)$")
 
 HOW = ("pass --share FORMAT://HOST/PATH (e.g. glusterfs://server/labshare or "
        "nfs://10.0.0.5/srv/lab) or set LAB_SHARE_HOST, LAB_SHARE_PATH and LAB_SHARE_FORMAT "

@@ -1,0 +1,148 @@
+"""lab4 without lab hosts: the shared-export option, the two-role command line, and the check
+branches no captured fixture reaches (derived from captured evidence by editing its XML)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from grader import labdef
+from grader.cli.main import grade, lab
+from grader.errors import ExitStatus, UsageError
+from grader.evidence import Evidence
+from grader.scoring import score
+from labs.lab4 import share
+
+FIXTURES = labdef.LABS_DIR / "lab4" / "fixtures"
+
+
+# --- the shared export -------------------------------------------------------------------------
+
+def test_share_option_parses_format_host_and_path():
+    got = share.parse("glusterfs://vm/labshare-1")
+    assert got == share.Share("glusterfs", "vm", "/labshare-1")
+    assert got.as_source() == {"host": "vm", "dir": "/labshare-1", "format": "glusterfs"}
+    assert share.parse("NFS://10.0.0.5/srv/lab/").path == "/srv/lab"
+
+
+def test_share_option_wins_over_environment():
+    env = {"LAB_SHARE_FORMAT": "nfs", "LAB_SHARE_HOST": "h", "LAB_SHARE_PATH": "/x"}
+    assert share.resolve("glusterfs://vm/v", env).format == "glusterfs"
+    assert share.resolve(None, env) == share.Share("nfs", "h", "/x")
+
+
+@pytest.mark.parametrize("option,env,message", [
+    (None, {}, "lab4 needs the course's shared export"),
+    ("vm:/labshare", {}, "malformed --share 'vm:/labshare'"),
+    ("cifs://vm/share", {}, "share format 'cifs' is not one of nfs, glusterfs"),
+    (None, {"LAB_SHARE_HOST": "vm"}, "must all be set"),
+    (None, {"LAB_SHARE_HOST": "vm", "LAB_SHARE_PATH": "v", "LAB_SHARE_FORMAT": "nfs"}, "must start with '/'"),
+])
+def test_share_mistakes_are_one_line_usage_errors_saying_what_to_pass(option, env, message):
+    with pytest.raises(UsageError, match=message) as err:
+        share.resolve(option, env)
+    assert "\n" not in str(err.value)
+    assert "--share FORMAT://HOST/PATH" in str(err.value)
+
+
+def test_lab_start_without_a_share_says_what_to_pass_and_touches_nothing(monkeypatch):
+    for key in ("LAB_SHARE_HOST", "LAB_SHARE_PATH", "LAB_SHARE_FORMAT"):
+        monkeypatch.delenv(key, raising=False)
+    result = CliRunner().invoke(lab, ["start", "lab4", "--host", "A=test:///default",
+                                      "--host", "B=test:///default"])
+    assert result.exit_code == ExitStatus.USAGE
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert "--share FORMAT://HOST/PATH" in result.output and "LAB_SHARE_HOST" in result.output
+
+
+# --- two roles on the command line -------------------------------------------------------------
+
+@pytest.mark.parametrize("command", [["lab4", "--host", "test:///default"],
+                                     ["lab4", "--host", "A=test:///default"]])
+def test_grade_with_one_host_names_the_missing_role(command):
+    result = CliRunner().invoke(grade, command)
+    assert result.exit_code == ExitStatus.USAGE
+    assert result.output.strip() == "error: this lab needs roles A, B: add --host B=URI"
+
+
+def test_grade_with_only_b_names_role_a():
+    result = CliRunner().invoke(grade, ["lab4", "--host", "B=test:///default"])
+    assert result.exit_code == ExitStatus.USAGE
+    assert "add --host A=URI" in result.output
+
+
+def test_lab_definition_matches_the_curriculum():
+    lab4 = labdef.load("lab4")
+    assert lab4.roles == ("A", "B")
+    assert [(e.id, e.points) for e in lab4.exercises] == [
+        ("cold-migrate", 4), ("shared-pool", 2), ("live-migrate", 4)]
+    assert lab4.scope.job_stats and lab4.scope.host_facts
+    assert not lab4.catalog.missing_translations()
+
+
+# --- check branches, from captured evidence edited offline -------------------------------------
+
+def _solved() -> dict:
+    data = json.loads((FIXTURES / "solved.json").read_text())
+    data.pop("expect")
+    return data
+
+
+def _grade(data: dict, lang: str = "en") -> dict:
+    result = score(labdef.load("lab4"), Evidence.from_dict(data), lang)
+    return {e.id: e for e in result.exercises}
+
+
+def _live_b(data: dict) -> dict:
+    return data["hosts"]["B"]["domains"]["lab4-live"]
+
+
+def test_marker_lost_after_an_incoming_migration_is_half_and_says_it_was_restarted():
+    data = _solved()
+    dom = _live_b(data)
+    assert dom["job_stats"]["operation"] == 4  # libvirt's "incoming migration"
+    dom["xml"] = dom["xml"].replace("live:live", "live:gone")
+    got = _grade(data)["live-migrate"]
+    assert (got.score, got.messages) == (2, ["live-restarted-after-migration"])
+    assert "restarted after arriving" in got.feedback
+
+
+def test_marker_present_without_job_statistics_is_still_full_marks():
+    """After B's libvirtd restarts the statistics are gone; the marker alone decides."""
+    data = _solved()
+    _live_b(data)["job_stats"] = None
+    got = _grade(data)["live-migrate"]
+    assert (got.score, got.messages) == (4, ["live-ok"])
+
+
+def test_live_domain_stopped_on_b_scores_nothing():
+    data = _solved()
+    _live_b(data)["state"] = "shutoff"
+    got = _grade(data, "es")["live-migrate"]
+    assert (got.score, got.messages) == (0, ["live-not-running"])
+    assert "en caliente" in got.feedback
+
+
+def test_shared_pool_defined_but_not_started_scores_nothing():
+    data = _solved()
+    data["hosts"]["B"]["pools"]["lab4-shared"]["active"] = False
+    got = _grade(data)["shared-pool"]
+    assert (got.score, got.messages) == (0, ["shared-inactive"])
+
+
+def test_shared_pool_at_another_mount_point_scores_nothing():
+    data = _solved()
+    pool = data["hosts"]["B"]["pools"]["lab4-shared"]
+    pool["xml"] = pool["xml"].replace("/var/lib/libvirt/lab4-shared", "/mnt/elsewhere")
+    got = _grade(data)["shared-pool"]
+    assert (got.score, got.messages) == (0, ["shared-wrong-target"])
+    assert "/mnt/elsewhere" in got.feedback
+
+
+def test_feedback_teaches_why_live_migration_needs_shared_storage_in_both_languages():
+    catalog = labdef.load("lab4").catalog.entries
+    assert "shared storage" in catalog["live-ok"]["en"] and "unsafe" in catalog["live-ok"]["en"]
+    assert "almacenamiento compartido" in catalog["live-ok"]["es"] and "insegura" in catalog["live-ok"]["es"]
+    for key in ("live-not-on-b", "shared-other-source"):
+        assert "unsafe" in catalog[key]["en"] and "insegura" in catalog[key]["es"]
