@@ -141,7 +141,10 @@ def remove_domain(conn, name: str) -> None:
     if dom is None:
         return
     if dom.isActive():
+        persistent = dom.isPersistent()
         dom.destroy()
+        if not persistent:
+            return  # a transient domain (e.g. migrated without --persistent) is gone once stopped
     for snap in dom.listAllSnapshots(0):
         try:
             snap.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)
