@@ -43,12 +43,14 @@ def lab():
 
 def _register():
     """Each command lives in its own module; this is the one place that lists them."""
-    from grader.cli import grading, hosts, labstate
+    from grader.cli import course, grading, hosts, labstate, notebook
 
     lab.add_command(hosts.hosts)
     lab.add_command(grading.grade)
     lab.add_command(labstate.start)
     lab.add_command(labstate.finish)
+    lab.add_command(notebook.notebook)
+    lab.add_command(course.course)
     return grading.grade
 
 

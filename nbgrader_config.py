@@ -1,0 +1,25 @@
+"""nbgrader configuration: the repository root is the course directory.
+
+nbgrader's layout is `<source>/<assignment>/<notebook>`; with `notebooks/` as the source directory,
+`notebooks/labN/labN.ipynb` is notebook `labN` of assignment `labN` (lab1..lab4), and the engine's
+lab ids, nbgrader's assignment ids and the notebook names are one and the same.
+
+The gradebook and the generated directories (release/, submitted/, autograded/, feedback/) live
+under the course directory and are git-ignored. The exchange (where students fetch and submit)
+stays nbgrader's default (/srv/nbgrader/exchange) unless the instructor sets `c.Exchange.root`;
+tests pass `--Exchange.root=...` with a temporary directory. The workflow is in course.md
+(instructor part) and tested end to end by tests/test_nbgrader_workflow.py.
+"""
+import os
+
+c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
+
+#: Wherever nbgrader is started from, the course is the folder of this file (also in a copy).
+COURSE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.root = COURSE_DIR
+c.CourseDirectory.source_directory = "notebooks"
+c.CourseDirectory.course_id = "kvm-storage"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(COURSE_DIR, "gradebook.db")
+# Knowledge exercises are short; a notebook that hangs under autograde must not block a class.
+c.ExecutePreprocessor.timeout = 120

@@ -1,0 +1,159 @@
+"""The instructor's nbgrader workflow, run with nbgrader's own commands in a copy of the course.
+
+Shared by tests/test_nbgrader_workflow.py (which asserts the scores) and tests/test_browser.py
+(which opens the feedback HTML). A copy, never the repository itself: the workflow writes
+release/, submitted/, autograded/, feedback/ and a gradebook, and the tests must not touch an
+instructor's real ones. Besides the real labs it adds `lab0`, a small bilingual notebook with one
+knowledge exercise and a "check my work" cell, so the workflow is exercised even while the real
+notebooks are being written.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from grader import ROOT
+
+BIN = Path(sys.executable).parent
+COURSE_ID = "kvm-storage"
+
+#: Students and what they submit: the solutions (full marks), the release untouched (no marks),
+#: and the Spanish copy made by `lab notebook --source` with the solutions filled in (full marks).
+STUDENTS = ("right", "wrong", "spanish")
+
+
+def real_labs() -> list[str]:
+    return sorted(p.parent.name for p in (ROOT / "notebooks").glob("lab*/lab*.ipynb")
+                  if p.stem == p.parent.name)
+
+
+def _meta(grade_id: str, **flags) -> dict:
+    nbgrader = {"grade": False, "solution": False, "locked": False, "grade_id": grade_id,
+                "schema_version": 3, **flags}
+    return {"nbgrader": nbgrader}
+
+
+def lab0_notebook():
+    """The smallest notebook that follows notebooks/README.md: pairs, language cell, check cell."""
+    en, es = {"tags": ["lang-en"]}, {"tags": ["lang-es"]}
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Lab 0: thin provisioning in one function", metadata=en),
+        new_markdown_cell("# Lab 0: el aprovisionamiento ligero en una función", metadata=es),
+        new_code_cell('LANG = "en"\nfrom grader.notebook import check_my_work, set_language\n'
+                      "set_language(LANG)"),
+        new_code_cell('check_my_work("lab3", "snap-offline")'),
+        new_markdown_cell("Write `saved(volumes)`: bytes saved, from (capacity, allocation) pairs.",
+                          metadata=en),
+        new_markdown_cell("Escribe `saved(volumes)`: bytes ahorrados, a partir de pares "
+                          "(capacidad, asignado).", metadata=es),
+        new_code_cell("def saved(volumes):\n    ### BEGIN SOLUTION\n"
+                      "    return sum(c - a for c, a in volumes)\n    ### END SOLUTION",
+                      metadata=_meta("saved", solution=True)),
+        new_code_cell("assert saved([(10, 1)]) == 9\n### BEGIN HIDDEN TESTS\n"
+                      "assert saved([(10, 1), (5, 5)]) == 9\n### END HIDDEN TESTS",
+                      metadata=_meta("saved-test", grade=True, locked=True, points=2)),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+@dataclass
+class Course:
+    root: Path
+    exchange: Path
+    assignments: list[str]
+    log: list[str]
+
+    def run(self, *args: str, cwd: Path | None = None) -> str:
+        """One command (nbgrader or lab) from the venv; fail with its output if it fails."""
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        env.pop("NBGRADER_EXECUTION", None)
+        proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd or self.root, env=env,
+                              capture_output=True, text=True, timeout=600)
+        self.log.append(f"$ {' '.join(args)}\n{proc.stdout}{proc.stderr}")
+        assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+        return proc.stdout + proc.stderr
+
+    def nbgrader(self, *args: str, cwd: Path | None = None) -> str:
+        return self.run("nbgrader", *args, f"--Exchange.root={self.exchange}", cwd=cwd)
+
+    def scores(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """(assignment, student) -> (score, max score), read from nbgrader's gradebook."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gb:
+            return {(a, s): (gb.find_submission(a, s).score, gb.find_submission(a, s).max_score)
+                    for a in self.assignments for s in STUDENTS}
+
+    def feedback(self, assignment: str, student: str) -> Path:
+        return self.root / "feedback" / student / assignment / f"{assignment}.html"
+
+    def autograded(self, assignment: str, student: str):
+        return nbformat.read(self.root / "autograded" / student / assignment / f"{assignment}.ipynb", 4)
+
+
+def make_course(tmp: Path) -> Course:
+    """A copy of the course directory (config + notebooks) with lab0 added."""
+    root = tmp / "course"
+    shutil.copytree(ROOT / "notebooks", root / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    (root / "notebooks" / "lab0").mkdir()
+    nbformat.write(lab0_notebook(), root / "notebooks" / "lab0" / "lab0.ipynb")
+    exchange = tmp / "exchange"
+    exchange.mkdir()
+    return Course(root, exchange, ["lab0", *real_labs()], [])
+
+
+def run_workflow(tmp: Path) -> Course:
+    """generate, release, fetch + submit, collect, autograde, generate feedback."""
+    course = make_course(tmp)
+    for assignment in course.assignments:
+        course.nbgrader("generate_assignment", assignment, "--force")
+        course.nbgrader("release_assignment", assignment, "--force")
+    # One student goes through the exchange as a student would; the others are copied straight
+    # into submitted/, as an instructor does with files collected some other way.
+    home = tmp / "home" / "spanish"
+    home.mkdir(parents=True)
+    for assignment in course.assignments:
+        course.nbgrader("fetch_assignment", assignment, f"--course={COURSE_ID}", cwd=home)
+        _answer(course, home / assignment / f"{assignment}.ipynb", assignment, "spanish")
+        course.nbgrader("submit", assignment, f"--course={COURSE_ID}", "--student=spanish", cwd=home)
+        for student in ("right", "wrong"):
+            folder = course.root / "submitted" / student / assignment
+            shutil.copytree(course.root / "release" / assignment, folder)
+            _answer(course, folder / f"{assignment}.ipynb", assignment, student)
+    for assignment in course.assignments:
+        course.nbgrader("collect", assignment)
+        course.nbgrader("autograde", assignment, "--create")
+        course.nbgrader("generate_feedback", assignment)
+    return course
+
+
+def _answer(course: Course, fetched: Path, assignment: str, student: str) -> None:
+    source = nbformat.read(course.root / "notebooks" / assignment / f"{assignment}.ipynb", 4)
+    if student == "right":
+        nbformat.write(source, fetched)
+    elif student == "spanish":
+        course.run("lab", "notebook", assignment, "--lang", "es", "--source", str(fetched),
+                   "--out", str(fetched.parent))
+        nbformat.write(fill_solutions(nbformat.read(fetched, 4), source), fetched)
+
+
+def fill_solutions(nb, source):
+    """The student's answers: each solution cell gets the instructor's solution (markers removed)."""
+    solutions = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+                 if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            cell.source = "\n".join(line for line in solutions[grade_id].splitlines()
+                                    if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+    return nb
