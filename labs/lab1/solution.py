@@ -1,0 +1,93 @@
+"""lab1's reference solution through the libvirt Python API: what `virsh pool-define-as`,
+`pool-build`, `pool-start`, `pool-autostart` and `vol-create-as` do.
+
+The course's shared export and iSCSI target come from the environment (`lab hosts env` prints
+them on lab hosts; an instructor sets them in a classroom). Each step tolerates its own earlier
+result, so solving twice in a row leaves the same, correct state:
+
+    python -m labs.lab1.solution [URI]      # default $LIBVIRT_DEFAULT_URI
+"""
+from __future__ import annotations
+
+import os
+import sys
+from xml.sax.saxutils import quoteattr
+
+import libvirt
+
+from grader.errors import UsageError
+
+DIR, DIR_PATH = "lab1-dir", "/var/lib/libvirt/lab1-dir"
+SHARED, SHARED_PATH = "lab1-shared", "/var/lib/libvirt/lab1-shared"
+ISCSI = "lab1-iscsi"
+VOLUME = "lab1-disk.qcow2"
+
+
+def dir_pool_xml() -> str:
+    return f"<pool type='dir'><name>{DIR}</name><target><path>{DIR_PATH}</path></target></pool>"
+
+
+def netfs_pool_xml(host: str, path: str, fmt: str) -> str:
+    return (f"<pool type='netfs'><name>{SHARED}</name><source><host name={quoteattr(host)}/>"
+            f"<dir path={quoteattr(path)}/><format type={quoteattr(fmt)}/></source>"
+            f"<target><path>{SHARED_PATH}</path></target></pool>")
+
+
+def iscsi_pool_xml(portal: str, target: str, initiator: str | None) -> str:
+    """`iscsi-direct` when an initiator IQN is given (no kernel initiator needed), else `iscsi`."""
+    host, _, port = portal.partition(":")
+    port_attr = f" port={quoteattr(port)}" if port else ""
+    source = f"<host name={quoteattr(host)}{port_attr}/><device path={quoteattr(target)}/>"
+    if initiator:
+        source += f"<initiator><iqn name={quoteattr(initiator)}/></initiator>"
+        return f"<pool type='iscsi-direct'><name>{ISCSI}</name><source>{source}</source></pool>"
+    return (f"<pool type='iscsi'><name>{ISCSI}</name><source>{source}</source>"
+            "<target><path>/dev/disk/by-path</path></target></pool>")
+
+
+def volume_xml(name: str, capacity: int) -> str:
+    return (f"<volume><name>{name}</name><capacity unit='bytes'>{capacity}</capacity>"
+            "<target><format type='qcow2'/></target></volume>")
+
+
+def ensure_pool(conn, name: str, xml: str, build: bool = True, autostart: bool = False):
+    """Define (once), build, start and optionally autostart a pool."""
+    try:
+        pool = conn.storagePoolLookupByName(name)
+    except libvirt.libvirtError:
+        pool = conn.storagePoolDefineXML(xml, 0)
+    if not pool.isActive():
+        if build:
+            pool.build(0)
+        pool.create(0)
+    if autostart:
+        pool.setAutostart(1)
+    return pool
+
+
+def environment(env=os.environ) -> dict[str, str]:
+    """The course's shared export and iSCSI target, or a one-line error naming what is missing."""
+    needed = ("LAB_SHARE_HOST", "LAB_SHARE_PATH", "LAB_ISCSI_HOST", "LAB_ISCSI_TARGET")
+    missing = [k for k in needed if not env.get(k)]
+    if missing:
+        raise UsageError(f"set {', '.join(missing)} (on lab hosts: eval \"$(lab hosts env)\")")
+    return {k: env[k] for k in (*needed, "LAB_SHARE_FORMAT", "LAB_ISCSI_INITIATOR") if env.get(k)}
+
+
+def solve(uri: str | None = None, env=os.environ) -> None:
+    course = environment(env)
+    conn = libvirt.open(uri)
+    try:
+        pool = ensure_pool(conn, DIR, dir_pool_xml(), autostart=True)
+        ensure_pool(conn, SHARED, netfs_pool_xml(course["LAB_SHARE_HOST"], course["LAB_SHARE_PATH"],
+                                                 course.get("LAB_SHARE_FORMAT", "nfs")))
+        ensure_pool(conn, ISCSI, iscsi_pool_xml(course["LAB_ISCSI_HOST"], course["LAB_ISCSI_TARGET"],
+                                                course.get("LAB_ISCSI_INITIATOR")), build=False)
+        if VOLUME not in pool.listVolumes():
+            pool.createXML(volume_xml(VOLUME, 2**30), 0)
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    solve(sys.argv[1] if len(sys.argv) > 1 else None)

@@ -1,0 +1,47 @@
+"""lab1's starting state is nothing: `lab start lab1` only removes lab1's own pools.
+
+The host's other pools are never touched, and neither is storage that is not lab1's: the shared
+and iSCSI pools (the course's export, the target's LUNs) are only stopped and undefined, and so
+is a `lab1-dir` that a student pointed somewhere else (it might be the host's image directory).
+"""
+import libvirt
+
+from grader import provision
+from grader.xmlmodel import PoolXml
+
+DIR, DIR_PATH = "lab1-dir", "/var/lib/libvirt/lab1-dir"
+POOLS = (DIR, "lab1-shared", "lab1-iscsi")
+
+
+def start(ctx) -> None:
+    finish(ctx)
+
+
+def finish(ctx) -> None:
+    conn = ctx.conn("A")
+    for name in POOLS:
+        pool = provision.find_pool(conn, name)
+        if pool is not None and _is_lab1_directory(pool):
+            if not pool.isPersistent():  # made with pool-create: define it so its directory can go
+                conn.storagePoolDefineXML(pool.XMLDesc(0), 0)
+            provision.remove_pool(conn, name)
+        elif pool is not None:
+            forget_pool(pool)
+
+
+def _is_lab1_directory(pool) -> bool:
+    """Only a dir pool on lab1's own directory has files that lab1 may delete."""
+    view = PoolXml(pool.XMLDesc(0))
+    return view.type == "dir" and (view.target_path or "").rstrip("/") == DIR_PATH
+
+
+def forget_pool(pool) -> None:
+    """Stop and undefine a pool without touching the storage behind it."""
+    try:
+        if pool.isActive():
+            pool.destroy()
+        if pool.isPersistent():
+            pool.undefine()
+    except libvirt.libvirtError as err:
+        if err.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_POOL:  # a transient pool is gone
+            raise

@@ -1,0 +1,166 @@
+"""lab2 checks: five volumes in pool `lab2`, judged by what libvirt reports, not by their names.
+
+In a directory pool libvirt probes each file's header for its format (a qcow2 file named .img
+is qcow2) and reports allocation as the blocks the file really holds, so a sparse raw file shows
+up as what it is. The backing chain comes from the overlay's own header.
+"""
+from __future__ import annotations
+
+import posixpath
+
+from grader.checks import Verdict, check, failed, passed
+from grader.evidence import Evidence, PoolEvidence, VolumeEvidence
+
+POOL = "lab2"
+GiB = 2**30
+RAW, THIN, CONVERTED, OVERLAY, HUGE = (
+    "disk-raw.img", "disk-thin.qcow2", "disk-converted.qcow2", "disk-overlay.qcow2", "disk-huge.qcow2")
+
+#: How each volume is made, for the feedback when it is missing (commands read the same in any language).
+HOW_TO_CREATE = {
+    RAW: "virsh vol-create-as lab2 disk-raw.img 1G --format raw --allocation 1G",
+    THIN: "virsh vol-create-as lab2 disk-thin.qcow2 10G --format qcow2",
+    CONVERTED: "virsh vol-create-from lab2 converted.xml disk-raw.img --inputpool lab2",
+    OVERLAY: "virsh vol-create-as lab2 disk-overlay.qcow2 10G --format qcow2"
+             " --backing-vol disk-thin.qcow2 --backing-vol-format qcow2",
+    HUGE: "virsh vol-create-as lab2 disk-huge.qcow2 SIZE --format qcow2",
+}
+
+RAW_MIN_ALLOCATED = 0.99     # "fully allocated"
+THIN_MAX_ALLOCATED = 0.01    # "thin": at most 1 % of the capacity allocated
+CONVERTED_MAX_ALLOCATED = 0.5  # "well below" the raw image's capacity
+
+
+def size(n: int | None) -> str:
+    """Bytes as a student reads them (binary units, as virsh and qemu-img print them)."""
+    if n is None:
+        return "?"
+    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} B"
+
+
+def percent(part: int | None, whole: int | None) -> str:
+    return f"{100 * (part or 0) / whole:.1f} %" if whole else "?"
+
+
+def _pool(ev: Evidence) -> tuple[PoolEvidence | None, Verdict | None]:
+    pool = ev.host().pool(POOL)
+    if pool is None:
+        return None, failed("pool-missing")
+    if not pool.active:
+        return None, failed("pool-inactive")
+    return pool, None
+
+
+def _volume(ev: Evidence, name: str) -> tuple[PoolEvidence | None, VolumeEvidence | None, Verdict | None]:
+    """The volume as pool `lab2` lists it, or the verdict that says why it is not there."""
+    pool, verdict = _pool(ev)
+    if verdict:
+        return None, None, verdict
+    vol = pool.volumes.get(name)
+    if vol is None:
+        return pool, None, failed("vol-missing", volume=name, create=HOW_TO_CREATE[name])
+    return pool, vol, None
+
+
+def _format(vol: VolumeEvidence, wanted: str) -> Verdict | None:
+    """Failing verdict when libvirt's probed format is not `wanted` (whatever the name says)."""
+    fmt = vol.view.format or "unknown"
+    if fmt != wanted:
+        return failed("wrong-format", volume=vol.name, format=fmt, wanted=wanted)
+    return None
+
+
+def _capacity(vol: VolumeEvidence, wanted: int) -> Verdict | None:
+    if vol.view.capacity != wanted:
+        return failed("wrong-capacity", volume=vol.name, capacity=size(vol.view.capacity),
+                      bytes=vol.view.capacity, wanted=size(wanted), wanted_bytes=wanted)
+    return None
+
+
+@check("vol-raw")
+def vol_raw(ev: Evidence):
+    _, vol, verdict = _volume(ev, RAW)
+    if verdict:
+        return verdict
+    verdict = _format(vol, "raw") or _capacity(vol, GiB)
+    if verdict:
+        return verdict
+    allocation, capacity = vol.view.allocation or 0, vol.view.capacity
+    if allocation < RAW_MIN_ALLOCATED * capacity:
+        return failed("raw-sparse", allocation=size(allocation), capacity=size(capacity),
+                      percent=percent(allocation, capacity))
+    return passed("raw-ok", allocation=size(allocation))
+
+
+@check("vol-qcow2")
+def vol_qcow2(ev: Evidence):
+    _, vol, verdict = _volume(ev, THIN)
+    if verdict:
+        return verdict
+    verdict = _format(vol, "qcow2") or _capacity(vol, 10 * GiB)
+    if verdict:
+        return verdict
+    allocation, capacity = vol.view.allocation or 0, vol.view.capacity
+    if allocation > THIN_MAX_ALLOCATED * capacity:
+        return failed("qcow2-not-thin", allocation=size(allocation), capacity=size(capacity),
+                      percent=percent(allocation, capacity))
+    return passed("qcow2-ok", allocation=size(allocation), percent=percent(allocation, capacity))
+
+
+@check("vol-convert")
+def vol_convert(ev: Evidence):
+    pool, vol, verdict = _volume(ev, CONVERTED)
+    if verdict:
+        return verdict
+    verdict = _format(vol, "qcow2")
+    if verdict:
+        return verdict
+    raw = pool.volumes.get(RAW)
+    if raw is None:
+        return failed("convert-no-raw")
+    if vol.view.capacity != raw.view.capacity:
+        return failed("convert-wrong-capacity", capacity=size(vol.view.capacity),
+                      raw=size(raw.view.capacity))
+    allocation, capacity = vol.view.allocation or 0, vol.view.capacity
+    if allocation > CONVERTED_MAX_ALLOCATED * capacity:
+        return failed("convert-not-thin", allocation=size(allocation), capacity=size(capacity),
+                      percent=percent(allocation, capacity))
+    return passed("convert-ok", allocation=size(allocation), raw=size(raw.view.allocation))
+
+
+@check("vol-overlay")
+def vol_overlay(ev: Evidence):
+    pool, vol, verdict = _volume(ev, OVERLAY)
+    if verdict:
+        return verdict
+    verdict = _format(vol, "qcow2")
+    if verdict:
+        return verdict
+    backing = vol.view.backing_path
+    if not backing:
+        return failed("overlay-no-backing")
+    expected = posixpath.join(pool.view.target_path or "", THIN)
+    if posixpath.normpath(backing) != posixpath.normpath(expected):
+        return failed("overlay-wrong-backing", backing=backing, expected=expected)
+    if vol.view.backing_format != "qcow2":
+        return failed("overlay-wrong-backing-format", format=vol.view.backing_format or "none")
+    return passed("overlay-ok", backing=backing, allocation=size(vol.view.allocation))
+
+
+@check("vol-overcommit")
+def vol_overcommit(ev: Evidence):
+    pool, vol, verdict = _volume(ev, HUGE)
+    if verdict:
+        return verdict
+    verdict = _format(vol, "qcow2")
+    if verdict:
+        return verdict
+    promised = sum(v.view.capacity or 0 for v in pool.volumes.values())
+    capacity = pool.view.capacity or 0
+    if promised <= capacity:
+        return failed("not-overcommitted", promised=size(promised), pool=size(capacity))
+    used = sum(v.view.allocation or 0 for v in pool.volumes.values())
+    return passed("overcommit-ok", promised=size(promised), pool=size(capacity), used=size(used))
