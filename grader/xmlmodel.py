@@ -139,6 +139,12 @@ class PoolXml(XmlView):
     source_format = Field("./source/format/@type")
     source_adapter_type = Field("./source/adapter/@type")
     source_adapter_name = Field("./source/adapter/@name")
+    source_adapter_parent = Field("./source/adapter/@parent")     # fc_host (vHBA) adapters
+    source_adapter_wwnn = Field("./source/adapter/@wwnn")
+    source_adapter_wwpn = Field("./source/adapter/@wwpn")
+    source_protocol_ver = Field("./source/protocol/@ver")         # netfs nfs: nfsvers
+    source_auth_type = Field("./source/auth/@type")               # iscsi chap, rbd ceph
+    source_auth_username = Field("./source/auth/@username")
     initiator_iqn = Field("./source/initiator/iqn/@name")
 
     @property
