@@ -14,6 +14,7 @@ import libvirt
 
 from grader import ROOT
 from grader.errors import EnvironmentProblem, HostUnreachable
+from grader.labhosts.kvm import domain_type
 from grader.xmlmodel import LAB_NS, parse
 
 MiB, GiB = 2**20, 2**30
@@ -45,13 +46,6 @@ class StartContext:
 
     def conn(self, role: str = "A"):
         return self.conns[role]
-
-
-def domain_type(conn) -> str:
-    """'kvm' where this host offers KVM for x86_64 guests, else 'qemu' (TCG): detected, not assumed."""
-    caps = parse(conn.getCapabilities())
-    kvm = caps.xpath("./guest[arch/@name='x86_64']/arch/domain[@type='kvm']")
-    return "kvm" if kvm else "qemu"
 
 
 # --- pools and volumes -------------------------------------------------------------------------
