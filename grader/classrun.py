@@ -174,6 +174,7 @@ class _Running:
     phase: str = "connecting"
     role: str | None = None
     phase_started: float = 0.0
+    due: float = 0.0              # deadline(limits), kept current by the coordinator
 
     def deadline(self, limits: Limits) -> float:
         whole = self.started + limits.timeout
@@ -211,7 +212,9 @@ def grade_class(lab: Lab, entries: list[Entry] | tuple[Entry, ...], limits: Limi
 
     def start(entry: Entry) -> None:
         now = time.monotonic()
-        running[entry.student] = _Running(entry, started=now, phase_started=now)
+        state = _Running(entry, started=now, phase_started=now)
+        state.due = state.deadline(limits)
+        running[entry.student] = state
 
         def work():
             def post(phase, student, role):
@@ -229,7 +232,7 @@ def grade_class(lab: Lab, entries: list[Entry] | tuple[Entry, ...], limits: Limi
     while waiting or running:
         while waiting and len(running) < max(1, limits.jobs):
             start(waiting.pop(0))
-        next_deadline = min(r.deadline(limits) for r in running.values())
+        next_deadline = min(r.due for r in running.values())
         try:
             kind, student, payload = inbox.get(timeout=max(0.0, next_deadline - time.monotonic()))
         except queue.Empty:
@@ -238,11 +241,14 @@ def grade_class(lab: Lab, entries: list[Entry] | tuple[Entry, ...], limits: Limi
             phase, role, at = payload
             state = running[student]
             state.phase, state.role, state.phase_started = phase, role, at
+            state.due = state.deadline(limits)
         elif kind == "done" and student in running:
             finish(student, payload)
         now = time.monotonic()
+        if running and now < next_deadline:
+            continue
         for student, state in list(running.items()):
-            if now >= state.deadline(limits):  # abandon: the thread is a daemon, its result ignored
+            if now >= state.due:  # abandon: the thread is a daemon, its result ignored
                 entry = state.entry
                 finish(student, Evidence(lab=lab.id, student=student, hosts={}, uris=dict(entry.hosts),
                                          errors=state.overdue_error(limits, lab)))

@@ -167,6 +167,9 @@ def _grade_class(lab, course, roster_path, fmt, lang, only, jobs, timeout, conne
     for result in kept:  # merged from the last run: copy its result and evidence unchanged
         target.write_student(result, Evidence.load(previous.evidence_path(result.student)))
 
+    from grader.render.html import Prepared
+
+    reporter = Prepared(target.path)
     with ClassProgress(len(entries), lab.id, sys.stderr) as progress:
         def on_result(result, evidence):
             target.write_student(result, evidence)
@@ -174,14 +177,18 @@ def _grade_class(lab, course, roster_path, fmt, lang, only, jobs, timeout, conne
 
         try:
             new = classrun.grade_class(lab, entries, limits, lang, only, on_result)
-        except KeyboardInterrupt:
+        except BaseException:
+            reporter.cancel()
             target.write_meta({**meta, "state": "interrupted", "finished": time.time()})
             raise
     by_student = {r.student: r for r in [*kept, *new]}
     run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang,
                  results=[by_student[s] for s in class_roster.students() if s in by_student])
     emails = {e.student: e.email for e in class_roster.entries}
-    _write_reports(target, run, lab, emails)
+    json_text = _write_reports(target, run, lab, emails)
+    problem = reporter.finish()
+    if problem:
+        click.echo(f"warning: {problem}", err=True)
     written = None
     gradebook = gradebook or (course.gradebook if course else None)
     if gradebook:
@@ -191,7 +198,7 @@ def _grade_class(lab, course, roster_path, fmt, lang, only, jobs, timeout, conne
     target.write_meta({**meta, "state": "complete", "finished": time.time(),
                        "graded": sum(r.status == "graded" for r in run.results),
                        "not_graded": sum(r.status != "graded" for r in run.results)})
-    _print(run, lab, fmt, emails)
+    _print(run, lab, fmt, emails, json_text)
     click.echo(progress.line() + (f" (retried {len(entries)}, kept {len(kept)})" if retry_unreachable else ""),
                err=True)
     click.echo(f"run archived in {target.path}" + (f"; {written} written to the gradebook" if written is not None else ""),
@@ -199,15 +206,17 @@ def _grade_class(lab, course, roster_path, fmt, lang, only, jobs, timeout, conne
     sys.exit(int(ExitStatus.OK if run.all_graded else ExitStatus.NOT_GRADED))
 
 
-def _write_reports(target, run: LabRun, lab, emails) -> None:
-    from grader.render import csvout, feedback, html, summary
+def _write_reports(target, run: LabRun, lab, emails) -> str:
+    """Every report but report.html (drawn by the prepared child from results.json)."""
+    from grader.render import csvout, feedback, summary
 
     for result in run.results:
         target.write_report(f"feedback/{_safe(result.student)}.md", feedback.render(result, lab, run.lang))
-    target.write_report("results.json", jsonout.render(run))
+    json_text = jsonout.render(run)
     target.write_report("grades.csv", csvout.render(run, lab, emails))
     target.write_report("summary.txt", summary.text(run, lab))
-    target.write_report("report.html", html.render(run, lab))
+    target.write_report("results.json", json_text)
+    return json_text
 
 
 def _safe(student: str) -> str:
@@ -233,9 +242,9 @@ def _regrade_run(lab, path: Path, lang: str, only) -> tuple[LabRun, dict]:
     return run, meta.get("emails", {})
 
 
-def _print(run: LabRun, lab, fmt: str, emails: dict) -> None:
+def _print(run: LabRun, lab, fmt: str, emails: dict, json_text: str | None = None) -> None:
     if fmt == "json":
-        click.echo(jsonout.render(run))
+        click.echo(json_text or jsonout.render(run))
     elif fmt == "csv":
         from grader.render import csvout
 

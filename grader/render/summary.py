@@ -5,8 +5,6 @@ a glance whose host to look at.
 """
 from __future__ import annotations
 
-import io
-
 from rich.console import Console
 from rich.table import Table
 
@@ -64,8 +62,26 @@ def render(run: LabRun, lab: Lab, console: Console) -> None:
     console.print(footer(run))
 
 
-def text(run: LabRun, lab: Lab, width: int = 160) -> str:
-    """The same summary as plain text, for the run archive (summary.txt)."""
-    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
-    render(run, lab, console)
-    return console.export_text()
+def text(run: LabRun, lab: Lab) -> str:
+    """The same summary as plain fixed-width text, for the run archive (summary.txt).
+
+    Plain string formatting, not rich: rich took 0.6 s to lay out a class of 200.
+    """
+    student, total, status, graded_word, _ = HEADERS[run.lang]
+    header = [student] + [f"{ex.id}/{ex.points}" for ex in lab.exercises] + [f"{total}/{lab.max_score}", status]
+    rows = []
+    for result in run.results:
+        if result.status != GRADED:
+            rows.append([result.student] + ["-"] * (len(lab.exercises) + 1) + [result.status])
+            continue
+        scores = {e.id: e.score for e in result.exercises}
+        rows.append([result.student] + [str(number(scores[ex.id])) if ex.id in scores else ""
+                                         for ex in lab.exercises]
+                    + [str(number(result.score)), graded_word])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [f"{lab.id} — {lab.title.get(run.lang, lab.id)}"]
+    for row in [header, *rows]:
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:-1], widths[1:-1])] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    lines += reasons(run) + [footer(run)]
+    return "\n".join(lines) + "\n"
