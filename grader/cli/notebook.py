@@ -11,10 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import nbformat
 
 from grader import ROOT, labdef
-from grader.bilingual import single_language
 from grader.cli.main import reports_errors
 from grader.errors import UsageError
 from grader.i18n import LANGUAGES, check_language
@@ -32,6 +30,10 @@ from grader.i18n import LANGUAGES, check_language
 @reports_errors
 def notebook(lab_id, lang, source, out_dir):
     """Write the student copy of LAB's notebook in one language."""
+    import nbformat  # imported here: it costs ~1 s, which every `grade` would pay at start-up
+
+    from grader.bilingual import single_language
+
     lang = check_language(lang)
     if source is None:
         source = ROOT / "notebooks" / lab_id / f"{lab_id}.ipynb"
