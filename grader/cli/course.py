@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from grader import course as course_text
+from grader import coursetext as course_text
 from grader.cli.main import reports_errors
 from grader.errors import ExitStatus
 
