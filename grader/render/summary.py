@@ -22,7 +22,7 @@ def table(run: LabRun, lab: Lab) -> Table:
     out = Table(title=f"{lab.id} — {lab.title.get(run.lang, lab.id)}", title_justify="left")
     out.add_column(student, no_wrap=True)
     for ex in lab.exercises:
-        out.add_column(f"{ex.id}\n/{ex.points}", justify="right")
+        out.add_column(f"{ex.id}\n/{ex.points}", justify="right", overflow="fold")
     out.add_column(f"{total}\n/{lab.max_score}", justify="right")
     out.add_column(status, no_wrap=True)
     for result in run.results:
