@@ -38,6 +38,7 @@ def write(url: str, run: LabRun, lab: Lab, entries: dict[str, Entry] | None = No
 
     entries = entries or {}
     name = assignment_name(lab)
+    _alembic_on_path()
     try:
         gradebook = Gradebook(db_url(url), course_id=course_id)
     except Exception as err:  # noqa: BLE001 - SQLAlchemy raises many kinds; the user gets one line
@@ -77,6 +78,16 @@ def write(url: str, run: LabRun, lab: Lab, entries: dict[str, Entry] | None = No
     finally:
         gradebook.close()
     return written
+
+
+def _alembic_on_path() -> None:
+    """nbgrader runs the `alembic` command to create a gradebook; it sits beside our Python."""
+    import os
+    import sys
+
+    here = os.path.dirname(sys.executable)
+    if here not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
 
 
 def read_scores(url: str, lab: Lab) -> dict[str, float]:
