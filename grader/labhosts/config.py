@@ -133,8 +133,11 @@ class Settings:
 
     @property
     def iscsi_control_port(self) -> int:
-        """tgtd's management channel (an abstract unix socket number), one per LAB_HOME."""
-        return self.port_base
+        """tgtd's management channel (an abstract unix socket number), one per LAB_HOME.
+
+        tgtd rejects numbers above 32767, so high port bases wrap around.
+        """
+        return self.port_base % 32768
 
     @property
     def iscsi_target(self) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from grader.errors import EnvironmentProblem
 from grader.labhosts import procs
-from grader.labhosts.config import Settings
+from grader.labhosts.config import DEFAULT_HOME, Settings
 
 #: libvirt's compiled-in directories, and the host directory bound over each.
 BINDS = (
@@ -124,8 +124,26 @@ def prepare(settings: Settings, name: str) -> None:
     port = settings.port(name)
     (hdir / "etc" / "libvirtd.conf").write_text(libvirtd_conf(port, host_uuid) + _extra(settings))
     (hdir / "etc" / "qemu.conf").write_text(qemu_conf(port))
+    _seed_capabilities(settings, name)
     for _, target in BINDS:  # mount points must exist in the parent namespace
         Path(target).mkdir(parents=True, exist_ok=True)
+
+
+def _seed_capabilities(settings: Settings, name: str) -> None:
+    """Give a new host a copy of another host's QEMU capability cache.
+
+    Probing QEMU takes seconds per emulator; the cache is the same for every host of this
+    machine, and libvirt re-validates it anyway (binary, kernel, CPU, KVM) and re-probes if stale.
+    """
+    own = settings.host_dir(name) / "cache" / "qemu" / "capabilities"
+    if own.is_dir() and any(own.iterdir()):
+        return
+    pattern = "hosts/*/cache/qemu/capabilities"
+    found = [d for home in (settings.home, DEFAULT_HOME) for d in home.glob(pattern)
+             if d != own and any(d.glob("*.xml"))]
+    if found:
+        newest = max(found, key=lambda d: d.stat().st_mtime)
+        shutil.copytree(newest, own, dirs_exist_ok=True)
 
 
 def _extra(settings: Settings) -> str:
