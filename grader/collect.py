@@ -131,13 +131,27 @@ def _pools(c: CountingConnection, names) -> dict[str, PoolEvidence]:
 
 
 def _domains(c: CountingConnection, scope: Scope) -> dict[str, DomainEvidence]:
+    """Every domain with its state in one call (getAllDomainStats) and the transient ones in a
+    second, instead of two calls per domain (what matters when a round trip costs 40 ms);
+    drivers without domain stats fall back to asking each domain."""
+    try:
+        listed = [(dom, stats.get("state.state"))
+                  for dom, stats in c.call(c.conn, "getAllDomainStats", libvirt.VIR_DOMAIN_STATS_STATE, 0)]
+        wanted = [(dom, code) for dom, code in listed if _wanted(dom.name(), scope.domains)]
+        transient = ({d.UUIDString() for d in c.call(c.conn, "listAllDomains",
+                                                     libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)}
+                     if wanted else set())
+    except libvirt.libvirtError as err:
+        if err.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
+            raise
+        wanted = [(dom, None) for dom in c.call(c.conn, "listAllDomains", 0)
+                  if _wanted(dom.name(), scope.domains)]
+        transient = None
     out = {}
-    for dom in c.call(c.conn, "listAllDomains", 0):
-        name = dom.name()
-        if not _wanted(name, scope.domains):
-            continue
+    for dom, state_code in wanted:
+        persistent = None if transient is None else dom.UUIDString() not in transient
         try:
-            out[name] = _domain(c, dom, scope)
+            out[dom.name()] = _domain(c, dom, scope, state_code, persistent)
         except libvirt.libvirtError as err:
             if err.get_error_code() in _VANISHED:
                 continue
@@ -145,10 +159,13 @@ def _domains(c: CountingConnection, scope: Scope) -> dict[str, DomainEvidence]:
     return out
 
 
-def _domain(c: CountingConnection, dom, scope: Scope) -> DomainEvidence:
-    state_code = c.call(dom, "state", 0)[0]
+def _domain(c: CountingConnection, dom, scope: Scope, state_code: int | None = None,
+            persistent: bool | None = None) -> DomainEvidence:
+    if state_code is None:
+        state_code = c.call(dom, "state", 0)[0]
     state = DOMAIN_STATES.get(state_code, str(state_code))
-    persistent = bool(c.call(dom, "isPersistent"))
+    if persistent is None:
+        persistent = bool(c.call(dom, "isPersistent"))
     xml = c.call(dom, "XMLDesc", 0)
     inactive_xml = None
     if persistent:
