@@ -47,7 +47,7 @@ from grader.scoring import score
 
 @dataclass(frozen=True)
 class Limits:
-    jobs: int = 100                 # students read at once: threads mostly waiting on the network
+    jobs: int = 200                 # students read at once: threads mostly waiting on the network
     timeout: float = 20.0           # seconds for one student's hosts, connecting included
     connect_timeout: float = 5.0    # seconds for one open (never more than `timeout`)
     keepalive_interval: int = 2     # seconds between keepalive probes on an idle connection

@@ -42,7 +42,7 @@ FORMATS = ["table", "json", "csv", "html"]
               help="One student: also write the evidence read from the host(s) to this JSON file.")
 @click.option("--student", default="local", show_default=True, help="One student: name in the report.")
 @click.option("--jobs", type=click.IntRange(1, 1000), default=None,
-              help="Class: hosts read at once (default 100; they mostly wait on the network).")
+              help="Class: hosts read at once (default 200; they mostly wait on the network).")
 @click.option("--timeout", type=click.FloatRange(0.1, 3600), default=None,
               help="Class: seconds for one student's hosts, connecting included (default 20).")
 @click.option("--connect-timeout", "connect_timeout", type=click.FloatRange(0.1, 3600), default=None,
