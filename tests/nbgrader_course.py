@@ -4,7 +4,7 @@ Shared by tests/test_nbgrader_workflow.py (which asserts the scores) and tests/t
 (which opens the feedback HTML). A copy, never the repository itself: the workflow writes
 release/, submitted/, autograded/, feedback/ and a gradebook, and the tests must not touch an
 instructor's real ones. Besides the real labs it adds `lab0`, a small bilingual notebook with one
-knowledge exercise and a "check my work" cell, so the workflow is exercised even while the real
+knowledge exercise, a "check my work" cell and a chart, so the workflow is exercised even while the real
 notebooks are being written.
 """
 from __future__ import annotations
@@ -49,6 +49,8 @@ def lab0_notebook():
         new_code_cell('LANG = "en"\nfrom grader.notebook import check_my_work, set_language\n'
                       "set_language(LANG)"),
         new_code_cell('check_my_work("lab3", "snap-offline")'),
+        new_code_cell('%matplotlib inline\nimport matplotlib.pyplot as plt\n\n'
+                      'plt.bar(["raw", "qcow2"], [1024, 1])\nplt.title("MiB allocated")\nplt.show()'),
         new_markdown_cell("Write `saved(volumes)`: bytes saved, from (capacity, allocation) pairs.",
                           metadata=en),
         new_markdown_cell("Escribe `saved(volumes)`: bytes ahorrados, a partir de pares "
@@ -112,9 +114,11 @@ def make_course(tmp: Path) -> Course:
     return Course(root, exchange, ["lab0", *real_labs()], [])
 
 
-def run_workflow(tmp: Path) -> Course:
+def run_workflow(tmp: Path, only_lab0: bool = False) -> Course:
     """generate, release, fetch + submit, collect, autograde, generate feedback."""
     course = make_course(tmp)
+    if only_lab0:
+        course.assignments = ["lab0"]
     for assignment in course.assignments:
         course.nbgrader("generate_assignment", assignment, "--force")
         course.nbgrader("release_assignment", assignment, "--force")
