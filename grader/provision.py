@@ -96,15 +96,16 @@ def remove_pool(conn, name: str, volumes: list[str] | None = None) -> None:
                 vol.delete(0)
     except libvirt.libvirtError:
         pass  # an unusable pool is still undefined below
+    persistent = pool.isPersistent()  # a transient pool is gone once destroyed
     if pool.isActive():
         local = parse(pool.XMLDesc(0)).get("type") == "dir"
         pool.destroy()
-        if local and volumes is None:
+        if local and persistent and volumes is None:
             try:
                 pool.delete(0)
             except libvirt.libvirtError:
                 pass  # a directory with foreign files stays
-    if pool.isPersistent():
+    if persistent:
         pool.undefine()
 
 
