@@ -45,7 +45,10 @@ def test_check_my_work_cells_say_they_were_skipped_under_autograde(course):
                      and "import" not in c.source]
             for cell in cells:
                 text = json.dumps(cell.outputs, ensure_ascii=False)
-                assert "check skipped" in text or "comprobación omitida" in text, (assignment, student)
+                errors = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
+                assert "check skipped" in text or "comprobación omitida" in text, (
+                    f"{assignment} ({student}): a check-my-work cell did not reach check_my_work under "
+                    f"autograde, so autograding needs the student's host: {cell.source!r} -> {errors}")
                 assert "grader/notebook.py" not in text, f"check_my_work raised in {assignment}"
             if assignment == "lab0":
                 assert cells, "lab0 has a check-my-work cell"
