@@ -12,6 +12,7 @@ PACKAGES=(
   ovmf seabios                                                       # firmware for the domains
   libvirt-dev pkg-config gcc python3-dev python3-venv                # building libvirt-python
   util-linux mount                                                   # unshare, setsid, taskset
+  chromium chromium-driver                                           # tests/test_browser.py
 )
 
 missing=()
