@@ -218,15 +218,19 @@ def stop(settings: Settings, name: str) -> None:
     """Stop every process of the host (by namespace and pid files) and clear its run state."""
     hdir = _paths(settings, name)
     ns = _read(hdir / "mntns")
-    pids = set(procs.pids_in_ns(ns)) if ns else set()
-    for pid_file in (hdir / "libvirtd.pid", hdir / "run" / "virtlogd.pid"):
-        p = procs.read_pid(pid_file)
-        if procs.alive(p) and ns and procs.mount_ns(p) == ns:
-            pids.add(p)
-    procs.terminate(pids)
-    for leftover in procs.pids_in_ns(ns) if ns else []:
+    # Repeat: a dying libvirtd or FUSE client may still fork (mount helpers) while we stop it.
+    for _ in range(5):
+        pids = set(procs.pids_in_ns(ns)) if ns else set()
+        for pid_file in (hdir / "libvirtd.pid", hdir / "run" / "virtlogd.pid"):
+            p = procs.read_pid(pid_file)
+            if procs.alive(p) and ns and procs.mount_ns(p) == ns:
+                pids.add(p)
+        if not pids:
+            break
+        procs.terminate(pids)
+    else:
         raise EnvironmentProblem(
-            f"process {leftover} of lab host {name} survived SIGKILL; stop it by hand")
+            f"processes {sorted(pids)} of lab host {name} keep running; stop them by hand")
     (hdir / "mntns").unlink(missing_ok=True)
     (hdir / "libvirtd.pid").unlink(missing_ok=True)
     if (hdir / "run").exists():
