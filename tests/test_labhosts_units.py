@@ -123,3 +123,23 @@ def test_lab_hosts_env_without_hosts_is_one_line(tmp_path):
     result = CliRunner().invoke(lab, ["hosts", "env"], env={"LAB_HOME": str(tmp_path)})
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "lab hosts up" in result.stderr
+
+
+def test_a_port_left_in_time_wait_is_free_but_a_listener_is_not():
+    """A host stopped a moment ago leaves TIME_WAIT connections; it must be able to start again."""
+    import socket
+
+    from grader.labhosts.procs import port_in_use
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first: its port goes to TIME_WAIT
+    client.close()
+    assert port_in_use(port)
+    server.close()
+    assert not port_in_use(port)

@@ -107,8 +107,12 @@ def spawn_detached(argv: list[str], log: Path, pid_file: Path, env=None) -> None
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether something already listens on (or holds) host:port."""
+    """Whether something already listens on host:port.
+
+    SO_REUSEADDR as the daemons set it themselves: connections of a host that just stopped,
+    left in TIME_WAIT, do not keep it from starting again."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as err:
