@@ -149,6 +149,15 @@ def restart_libvirtd(settings: Settings, name: str) -> None:
     raise AssertionError(f"libvirtd of {name} did not come back")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def finished_afterwards(labhosts):
+    """Leave hosts a and b without lab4: its pool on the shared export would keep other labs'
+    pools from using the same source ("Storage source conflict")."""
+    yield
+    env = labhosts.env
+    CliRunner().invoke(lab, ["finish", "lab4", *_hosts(env["LAB_URI_A"], env["LAB_URI_B"])])
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 def test_start_scores_zero_and_leaves_b_without_lab4(labhosts):
