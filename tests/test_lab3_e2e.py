@@ -204,7 +204,7 @@ def test_wrong_state_is_graded_with_teaching_feedback(uri, case):
     lab_start(uri)
     with tempfile.TemporaryDirectory() as tmp:
         for command in commands:
-            capture.run(uri, command, tmp)
+            capture.run(command, capture.placeholders(uri, tmp))
     graded = {lang: exercises(grade_json(uri, "--lang", lang)[1]) for lang in ("en", "es")}
     for exercise_id, wanted in expect.items():
         got = graded["en"][exercise_id]
