@@ -23,7 +23,11 @@ def check_uri(uri: str) -> str:
 
 
 def parse_hosts(values: tuple[str, ...] | list[str], roles: tuple[str, ...]) -> dict[str, str]:
-    """Map each of the lab's roles to a URI. A bare URI means role A."""
+    """Map each of the lab's roles to a URI. A bare URI means role A.
+
+    With no --host at all, role A is the default host and any other role comes from
+    $LAB_URI_<ROLE> (what `lab hosts env` exports), so `grade lab4` works on lab hosts as is.
+    """
     hosts: dict[str, str] = {}
     for value in values:
         role, uri = "A", value
@@ -35,6 +39,9 @@ def parse_hosts(values: tuple[str, ...] | list[str], roles: tuple[str, ...]) -> 
         hosts[role] = check_uri(uri)
     if not values:
         hosts["A"] = check_uri(default_uri())
+        for role in roles:
+            if role != "A" and os.environ.get(f"LAB_URI_{role}"):
+                hosts[role] = check_uri(os.environ[f"LAB_URI_{role}"])
     unknown = [r for r in hosts if r not in roles]
     if unknown:
         raise UsageError(f"this lab has no role {unknown[0]}: its roles are {', '.join(roles)}")

@@ -27,6 +27,19 @@ def test_default_is_libvirt_default_uri(monkeypatch):
     assert default_uri() == "qemu:///system"
 
 
+def test_without_host_other_roles_come_from_lab_uri_variables(monkeypatch):
+    monkeypatch.setenv("LIBVIRT_DEFAULT_URI", "qemu+tcp://127.0.0.1:16610/system")
+    monkeypatch.setenv("LAB_URI_B", "qemu+tcp://127.0.0.1:16620/system")
+    assert parse_hosts([], AB) == {"A": "qemu+tcp://127.0.0.1:16610/system",
+                                   "B": "qemu+tcp://127.0.0.1:16620/system"}
+    # an explicit --host is taken as the whole answer: a missing role is still named
+    with pytest.raises(UsageError, match="add --host B=URI"):
+        parse_hosts(["qemu:///system"], AB)
+    monkeypatch.delenv("LAB_URI_B")
+    with pytest.raises(UsageError, match="add --host B=URI"):
+        parse_hosts([], AB)
+
+
 @pytest.mark.parametrize("values,roles,message", [
     (["not a uri"], A, "malformed libvirt URI 'not a uri'"),
     (["qemu:/system"], A, "malformed libvirt URI"),
