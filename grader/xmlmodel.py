@@ -13,6 +13,8 @@ LAB_NS = "https://kvm-storage-lab.example.org/xmlns/lab/1.0"
 #: A second namespace for the live-only marker of lab4 (libvirt metadata is one element per URI).
 LIVE_NS = "https://kvm-storage-lab.example.org/xmlns/live/1.0"
 
+NAMESPACES = {"lab": LAB_NS, "live": LIVE_NS}
+
 _PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
 
 
@@ -27,6 +29,7 @@ class Field:
 
     def __init__(self, xpath: str, kind=str, default=None):
         self.xpath, self.kind, self.default = xpath, kind, default
+        self.find = etree.XPath(xpath, namespaces=NAMESPACES)  # compiled once, used per read
 
     def __set_name__(self, owner, name):
         self.name = name
@@ -34,7 +37,7 @@ class Field:
     def __get__(self, obj, owner=None):
         if obj is None:
             return self
-        found = obj.node.xpath(self.xpath, namespaces=obj.namespaces)
+        found = self.find(obj.node)
         if not found:
             return self.default
         value = found[0]
@@ -51,7 +54,7 @@ class ListField(Field):
         if obj is None:
             return self
         out = []
-        for value in obj.node.xpath(self.xpath, namespaces=obj.namespaces):
+        for value in self.find(obj.node):
             text = value if isinstance(value, str) else value.text
             if text is not None:
                 out.append(_convert(text.strip(), self.kind))
@@ -63,6 +66,7 @@ class Child:
 
     def __init__(self, xpath: str, view: type, many: bool = False):
         self.xpath, self.view, self.many = xpath, view, many
+        self.find = etree.XPath(xpath, namespaces=NAMESPACES)
 
     def __set_name__(self, owner, name):
         self.name = name
@@ -70,7 +74,7 @@ class Child:
     def __get__(self, obj, owner=None):
         if obj is None:
             return self
-        nodes = obj.node.xpath(self.xpath, namespaces=obj.namespaces)
+        nodes = self.find(obj.node)
         views = [self.view(n) for n in nodes]
         if self.many:
             return views
@@ -88,7 +92,7 @@ def _convert(text: str, kind):
 class XmlView:
     """Base: wraps an lxml element (or parses a string)."""
 
-    namespaces = {"lab": LAB_NS, "live": LIVE_NS}
+    namespaces = NAMESPACES
 
     def __init__(self, xml):
         self.node = xml if isinstance(xml, etree._Element) else parse(xml)

@@ -57,8 +57,11 @@ def test_html_report_is_self_contained_with_pass_rates_histogram_and_feedback(tm
     run.results[1].exercises[0].feedback = "<script>alert(1)</script> took it running"
     page = html.render(run, LAB)
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    png = re.search(r'src="data:image/png;base64,([^"]+)"', page).group(1)
-    assert base64.b64decode(png).startswith(b"\x89PNG")
+    svg = base64.b64decode(re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', page).group(1)).decode()
+    assert svg.startswith("<svg") and 'width="600"' in svg  # an <img> needs a size to show
+    graded_totals = [r.score for r in run.results if r.status == "graded"]
+    for total in set(graded_totals):  # one bar per score, its height the number of students
+        assert f"<title>{int(total)}: {graded_totals.count(total)}</title>" in svg
     assert "http://" not in page and "https://" not in page  # nothing to fetch: opens from disk
     rates = {r["id"]: r for r in html.pass_rates(run, LAB)}
     assert round(rates["snap-offline"]["full"], 2) == 0.33  # 1 of the 3 graded

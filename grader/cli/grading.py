@@ -167,9 +167,6 @@ def _grade_class(lab, course, roster_path, fmt, lang, only, jobs, timeout, conne
     for result in kept:  # merged from the last run: copy its result and evidence unchanged
         target.write_student(result, Evidence.load(previous.evidence_path(result.student)))
 
-    from grader.render.html import Prepared
-
-    reporter = Prepared(target.path)
     with ClassProgress(len(entries), lab.id, sys.stderr) as progress:
         def on_result(result, evidence):
             target.write_student(result, evidence)
@@ -178,7 +175,6 @@ def _grade_class(lab, course, roster_path, fmt, lang, only, jobs, timeout, conne
         try:
             new = classrun.grade_class(lab, entries, limits, lang, only, on_result)
         except BaseException:
-            reporter.cancel()
             target.write_meta({**meta, "state": "interrupted", "finished": time.time()})
             raise
     by_student = {r.student: r for r in [*kept, *new]}
@@ -186,9 +182,6 @@ def _grade_class(lab, course, roster_path, fmt, lang, only, jobs, timeout, conne
                  results=[by_student[s] for s in class_roster.students() if s in by_student])
     emails = {e.student: e.email for e in class_roster.entries}
     json_text = _write_reports(target, run, lab, emails)
-    problem = reporter.finish()
-    if problem:
-        click.echo(f"warning: {problem}", err=True)
     written = None
     gradebook = gradebook or (course.gradebook if course else None)
     if gradebook:
@@ -207,8 +200,8 @@ def _grade_class(lab, course, roster_path, fmt, lang, only, jobs, timeout, conne
 
 
 def _write_reports(target, run: LabRun, lab, emails) -> str:
-    """Every report but report.html (drawn by the prepared child from results.json)."""
-    from grader.render import csvout, feedback, summary
+    """Every report of a class run; returns the JSON text (also what --format json prints)."""
+    from grader.render import csvout, feedback, html, summary
 
     for result in run.results:
         target.write_report(f"feedback/{_safe(result.student)}.md", feedback.render(result, lab, run.lang))
@@ -216,6 +209,7 @@ def _write_reports(target, run: LabRun, lab, emails) -> str:
     target.write_report("grades.csv", csvout.render(run, lab, emails))
     target.write_report("summary.txt", summary.text(run, lab))
     target.write_report("results.json", json_text)
+    target.write_report("report.html", html.render(run, lab))
     return json_text
 
 

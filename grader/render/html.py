@@ -1,13 +1,13 @@
 """The HTML class report: one self-contained file that opens from disk in any browser.
 
-Everything is inline (styles, and the score histogram as a base64 PNG drawn by matplotlib), so
-the file can be mailed or archived alone. Autoescaping is on: feedback and student names are
+Everything is inline (styles, and the score histogram as a base64 SVG image), so the file
+can be mailed or archived alone. Autoescaping is on: feedback and student names are
 text, never markup.
 """
 from __future__ import annotations
 
 import base64
-import io
+from html import escape
 
 import jinja2
 
@@ -47,25 +47,40 @@ def pass_rates(run: LabRun, lab: Lab) -> list[dict]:
     return rows
 
 
-def histogram_png(scores: list[float], max_score: int, labels: dict) -> str:
-    """A histogram of total scores as a base64 PNG (the Agg backend: no display needed)."""
-    import matplotlib
+def histogram_svg(scores: list[float], max_score: int, labels: dict) -> str:
+    """A histogram of total scores (one bar per whole score) as a base64 SVG image.
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 2.6), dpi=100)
-    ax = fig.add_subplot()
-    bins = [b - 0.5 for b in range(0, max_score + 2)]
-    ax.hist(scores, bins=bins, color="#3b7dd8", edgecolor="white")
-    ax.set_xticks(range(0, max_score + 1))
-    ax.set_xlabel(labels["score_axis"])
-    ax.set_ylabel(labels["students_axis"])
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return base64.b64encode(buffer.getvalue()).decode()
+    Drawn by hand as a few rectangles: no plotting library to import while a class is graded,
+    and an <img> that any browser shows from disk.
+    """
+    counts = [0] * (max_score + 1)
+    for value in scores:
+        counts[min(max_score, max(0, int(value + 0.5)))] += 1
+    width, height, left, right, top, bottom = 600, 260, 48, 12, 12, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = max(counts) or 1
+    step = max(1, -(-peak // 5))                       # at most ~5 y ticks, whole students
+    slot = plot_w / len(counts)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+             '<rect width="100%" height="100%" fill="white"/>']
+    for tick in range(0, peak + 1, step):
+        y = top + plot_h - plot_h * tick / peak
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+                     f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick}</text>')
+    for score, count in enumerate(counts):
+        x = left + slot * score
+        bar = plot_h * count / peak
+        parts.append(f'<rect x="{x + 2:.1f}" y="{top + plot_h - bar:.1f}" width="{slot - 4:.1f}" '
+                     f'height="{bar:.1f}" fill="#3b7dd8"><title>{score}: {count}</title></rect>'
+                     f'<text x="{x + slot / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{score}</text>')
+    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#333"/>'
+                 f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">'
+                 f'{escape(labels["score_axis"])}</text>'
+                 f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
+                 f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">{escape(labels["students_axis"])}</text>'
+                 '</svg>')
+    return base64.b64encode("".join(parts).encode()).decode()
 
 
 def render(run: LabRun, lab: Lab) -> str:
@@ -76,70 +91,4 @@ def render(run: LabRun, lab: Lab) -> str:
         run=run, lab=lab, t=labels, lang=run.lang, title=lab.title.get(run.lang, lab.id),
         graded=len(graded), not_graded=len(run.results) - len(graded), mean=mean,
         rates=pass_rates(run, lab), number=number,
-        histogram=histogram_png([r.score for r in graded], lab.max_score, labels) if graded else None)
-
-
-def render_run_dir(path) -> None:
-    """Render report.html of a run directory from its results.json (what a class run does)."""
-    import json
-    from pathlib import Path
-
-    from grader import labdef
-    from grader.archive import atomic_write
-    from grader.results import StudentResult
-
-    folder = Path(path)
-    data = json.loads((folder / "results.json").read_text())
-    lab = labdef.load(data["lab"])
-    run = LabRun(lab=data["lab"], max_score=data["max_score"], lang=data.get("lang", "en"),
-                 results=[StudentResult.from_dict(r) for r in data["results"]])
-    atomic_write(folder / "report.html", render(run, lab))
-
-
-class Prepared:
-    """A child process that imports matplotlib and jinja2 while the class is being graded.
-
-    Importing matplotlib costs ~0.6 s of CPU; hosts being read leave the CPU idle, so the
-    child does it meanwhile and then only draws when `finish` says results.json is written.
-    """
-
-    def __init__(self, run_dir):
-        import subprocess
-        import sys
-
-        self.proc = subprocess.Popen([sys.executable, "-m", "grader.render.html", str(run_dir)],
-                                     stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def finish(self, timeout: float = 60) -> str | None:
-        """Let it render; None when report.html is written, else the child's complaint."""
-        try:
-            _, err = self.proc.communicate(b"go\n", timeout=timeout)
-        except Exception as exc:  # noqa: BLE001 - a report problem must not lose the grades
-            self.proc.kill()
-            return f"report.html not written: {exc}"
-        if self.proc.returncode != 0:
-            lines = err.decode(errors="replace").strip().splitlines()
-            return f"report.html not written: {lines[-1] if lines else self.proc.returncode}"
-        return None
-
-    def cancel(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def _prewarm() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.figure  # noqa: F401 - the slow import, done before the results arrive
-
-    _env.get_template("report.html.j2")
-
-
-if __name__ == "__main__":
-    import sys
-
-    _prewarm()
-    if sys.stdin.readline().strip() == "go":
-        render_run_dir(sys.argv[1])
+        histogram=histogram_svg([r.score for r in graded], lab.max_score, labels) if graded else None)
