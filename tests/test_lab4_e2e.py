@@ -20,18 +20,15 @@ from nbclient import NotebookClient
 from grader import ROOT, labdef
 from grader import labhosts as lab_hosts
 from grader.cli.main import grade, lab
-from grader.errors import EnvironmentProblem
 from grader.labhosts import daemons, procs
 from grader.labhosts.config import Settings
-from labs.lab4 import solution
 from labs.lab4.names import COLD, LIVE, SHARED_POOL
 
 pytestmark = pytest.mark.labhost
 
 NOTEBOOK = ROOT / "notebooks" / "lab4" / "lab4.ipynb"
-#: A third lab host, started by this module only, whose libvirtd it may restart. It stays up
-#: afterwards like a and b (`lab hosts down l4restart` stops it): starting it again right after a
-#: `down` fails while its port is in TIME_WAIT.
+#: A third lab host, started by this module only, whose libvirtd it may restart; the module
+#: stops it at the end, so `lab hosts list` shows only a and b again.
 RESTART_HOST = "l4restart"
 
 
@@ -156,6 +153,7 @@ def finished_afterwards(labhosts):
     yield
     env = labhosts.env
     CliRunner().invoke(lab, ["finish", "lab4", *_hosts(env["LAB_URI_A"], env["LAB_URI_B"])])
+    lab_hosts.down([RESTART_HOST], purge=True)
 
 
 # --- the tests ----------------------------------------------------------------------------------
@@ -240,15 +238,7 @@ def test_live_evidence_survives_a_restart_of_b_libvirtd(labhosts):
 
 
 def _restart_host():
-    """Up (idempotent); a port still in TIME_WAIT from an earlier `down` clears within 60 s."""
-    deadline = time.monotonic() + 75
-    while True:
-        try:
-            return next(h for h in lab_hosts.up([RESTART_HOST]) if h.name == RESTART_HOST)
-        except EnvironmentProblem as err:
-            if "already in use" not in str(err) or time.monotonic() > deadline:
-                raise
-            time.sleep(3)
+    return next(h for h in lab_hosts.up([RESTART_HOST]) if h.name == RESTART_HOST)
 
 
 def test_finish_cleans_both_hosts_but_keeps_other_files_on_the_share(labhosts, token):

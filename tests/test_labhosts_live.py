@@ -128,9 +128,9 @@ def gluster_pool_xml(env, name: str) -> str:
 
 
 def iscsi_pool_xml(env, name: str) -> str:
-    host, port = env["LAB_ISCSI_HOST"].rsplit(":", 1)
+    host, _, port = env["LAB_ISCSI_HOST"].partition(":")
     return f"""<pool type='iscsi-direct'><name>{name}</name>
-  <source><host name='{host}' port='{port}'/><device path='{env["LAB_ISCSI_TARGET"]}'/>
+  <source><host name='{host}' port='{port or 3260}'/><device path='{env["LAB_ISCSI_TARGET"]}'/>
     <initiator><iqn name='{env["LAB_ISCSI_INITIATOR"]}'/></initiator></source></pool>"""
 
 

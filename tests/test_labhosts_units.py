@@ -38,6 +38,15 @@ def test_ports_are_stable_distinct_and_configurable():
     assert s.port("lab4") not in {s.port(c) for c in "abcdefghijklmnopqrstuvwxyz"}
     moved = Settings.from_env({"LAB_PORT_BASE": "20000", "LAB_PORT_B": "21000"})
     assert (moved.port("a"), moved.port("b"), moved.iscsi_port) == (20010, 21000, 20000)
+    assert moved.iscsi_portal == "127.0.0.1:20000"
+
+
+def test_default_lab_hosts_serve_iscsi_on_its_standard_port():
+    """So `virsh pool-define-as ... --source-host "$LAB_ISCSI_HOST"` works as typed."""
+    s = Settings.from_env({})
+    assert (s.iscsi_port, s.iscsi_portal) == (3260, "127.0.0.1")
+    other = Settings.from_env({"LAB_HOME": "/tmp/elsewhere"})
+    assert other.iscsi_portal == f"127.0.0.1:{other.port_base}"
 
 
 @pytest.mark.parametrize("env, message", [

@@ -55,6 +55,9 @@ def slot(name: str) -> int:
     return 28 + zlib.crc32(name.encode()) % _HASHED_SLOTS
 
 
+ISCSI_STANDARD_PORT = 3260
+
+
 @dataclass(frozen=True)
 class Settings:
     """One LAB_HOME and its ports; every path and port of lab hosts comes from here."""
@@ -129,7 +132,18 @@ class Settings:
 
     @property
     def iscsi_port(self) -> int:
+        """iSCSI's standard port for the default lab hosts, so `LAB_ISCSI_HOST` is a plain host
+        that `virsh pool-define-as --source-host` takes as is; other LAB_HOMEs use their base."""
+        if self.is_default_home and self.port_base == DEFAULT_PORT_BASE:
+            return ISCSI_STANDARD_PORT
         return self.port_base
+
+    @property
+    def iscsi_portal(self) -> str:
+        """host, or host:port when the port is not iSCSI's standard one (LAB_ISCSI_HOST)."""
+        if self.iscsi_port == ISCSI_STANDARD_PORT:
+            return "127.0.0.1"
+        return f"127.0.0.1:{self.iscsi_port}"
 
     @property
     def iscsi_control_port(self) -> int:

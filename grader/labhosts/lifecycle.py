@@ -175,7 +175,7 @@ def environment(settings: Settings | None = None) -> dict[str, str]:
         "LAB_SHARE_HOST": settings.share_host,
         "LAB_SHARE_PATH": f"/{settings.share_volume}",
         "LAB_SHARE_FORMAT": "glusterfs",
-        "LAB_ISCSI_HOST": f"127.0.0.1:{settings.iscsi_port}",
+        "LAB_ISCSI_HOST": settings.iscsi_portal,
         "LAB_ISCSI_TARGET": settings.iscsi_target,
         "LAB_ISCSI_INITIATOR": settings.iscsi_initiator,
     })
