@@ -7,7 +7,6 @@ whose course.toml names the roster (grader.courseconf).
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -19,7 +18,7 @@ from grader.errors import ExitStatus, UsageError
 from grader.evidence import Evidence
 from grader.i18n import LANGUAGES, check_language
 from grader.render import jsonout, table
-from grader.results import UNREACHABLE, LabRun
+from grader.results import LabRun
 from grader.scoring import score
 
 FORMATS = ["table", "json", "csv", "html"]
@@ -73,7 +72,9 @@ def grade(lab_id, hosts, roster, exercises, fmt, lang, from_evidence, save_evide
                      "--run-dir": run_dir, "--gradebook": gradebook}
 
     if from_evidence and from_evidence.is_dir():
-        run, emails = _regrade_run(lab, from_evidence, lang, only)
+        from grader.classgrade import regrade_run
+
+        run, emails = regrade_run(lab, from_evidence, lang, only)
         _print(run, lab, fmt, emails)
         sys.exit(int(ExitStatus.OK if run.all_graded else ExitStatus.NOT_GRADED))
     roster_path = None if (hosts or from_evidence) else (roster or (course.roster if course else None))
@@ -89,8 +90,12 @@ def grade(lab_id, hosts, roster, exercises, fmt, lang, from_evidence, save_evide
     if save_evidence:
         raise UsageError("--save-evidence is for one student; a class run archives every student's "
                          "evidence in its run directory")
-    _grade_class(lab, course, roster_path, fmt, lang, only, jobs, timeout, connect_timeout,
-                 only_students, retry_unreachable, out, run_dir, gradebook)
+    from grader.classgrade import ClassOptions
+
+    _grade_class(lab, course, roster_path, fmt, lang, ClassOptions(
+        only=only, students=only_students, jobs=jobs, timeout=timeout,
+        connect_timeout=connect_timeout, retry_unreachable=retry_unreachable, out=out,
+        run_dir=run_dir, gradebook=gradebook))
 
 
 # --- one student (the original behaviour) ------------------------------------------------------
@@ -131,109 +136,16 @@ def _load_evidence(path: Path, lab_id: str) -> Evidence:
 
 # --- a class -----------------------------------------------------------------------------------
 
-def _grade_class(lab, course, roster_path, fmt, lang, only, jobs, timeout, connect_timeout,
-                 only_students, retry_unreachable, out, run_dir, gradebook):
-    from grader import archive, classrun, roster
-    from grader.progress import ClassProgress
+def _grade_class(lab, course, roster_path, fmt, lang, options) -> None:
+    from grader.classgrade import grade_roster
 
-    class_roster = roster.load(roster_path, lab.roles)
-    if only_students:
-        class_roster = class_roster.select(only_students)
-    runs_parent = out or (course.runs if course and course.runs else Path("runs"))
-    previous, kept = None, []
-    entries = list(class_roster.entries)
-    if retry_unreachable:
-        previous = archive.latest(runs_parent, lab.id)
-        if previous is None:
-            raise UsageError(f"no earlier run of {lab.id} under {runs_parent}: run `grade {lab.id}` "
-                             "first (or give --out where its runs are)")
-        old = {r.student: r for r in previous.results()}
-        retry = {s for s, r in old.items() if r.status == UNREACHABLE}
-        entries = [e for e in entries if e.student in retry]
-        kept = [r for s, r in old.items() if s not in retry and s in set(class_roster.students())]
-    defaults = classrun.Limits()
-    limits = classrun.Limits(
-        jobs=jobs or (course.jobs if course and course.jobs else defaults.jobs),
-        timeout=timeout or (course.timeout if course and course.timeout else defaults.timeout),
-        connect_timeout=connect_timeout or defaults.connect_timeout)
-    target = archive.RunDir.create(runs_parent, lab.id, exact=run_dir)
-    meta = {"lab": lab.id, "lang": lang, "roster": str(roster_path), "started": time.time(),
-            "state": "running", "students": class_roster.students(), "exercises": only,
-            "emails": {e.student: e.email for e in class_roster.entries if e.email},
-            "limits": {"jobs": limits.jobs, "timeout": limits.timeout,
-                       "connect_timeout": limits.connect_timeout},
-            "retry_of": str(previous.path) if previous else None}
-    target.write_meta(meta)
-    for result in kept:  # merged from the last run: copy its result and evidence unchanged
-        target.write_student(result, Evidence.load(previous.evidence_path(result.student)))
-
-    with ClassProgress(len(entries), lab.id, sys.stderr) as progress:
-        def on_result(result, evidence):
-            target.write_student(result, evidence)
-            progress.update(result)
-
-        try:
-            new = classrun.grade_class(lab, entries, limits, lang, only, on_result)
-        except BaseException:
-            target.write_meta({**meta, "state": "interrupted", "finished": time.time()})
-            raise
-    by_student = {r.student: r for r in [*kept, *new]}
-    run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang,
-                 results=[by_student[s] for s in class_roster.students() if s in by_student])
-    emails = {e.student: e.email for e in class_roster.entries}
-    json_text = _write_reports(target, run, lab, emails)
-    written = None
-    gradebook = gradebook or (course.gradebook if course else None)
-    if gradebook:
-        from grader import gradebook as nbgradebook
-
-        written = nbgradebook.write(gradebook, run, lab, {e.student: e for e in class_roster.entries})
-    target.write_meta({**meta, "state": "complete", "finished": time.time(),
-                       "graded": sum(r.status == "graded" for r in run.results),
-                       "not_graded": sum(r.status != "graded" for r in run.results)})
-    _print(run, lab, fmt, emails, json_text)
-    click.echo(progress.line() + (f" (retried {len(entries)}, kept {len(kept)})" if retry_unreachable else ""),
-               err=True)
-    click.echo(f"run archived in {target.path}" + (f"; {written} written to the gradebook" if written is not None else ""),
-               err=True)
-    sys.exit(int(ExitStatus.OK if run.all_graded else ExitStatus.NOT_GRADED))
-
-
-def _write_reports(target, run: LabRun, lab, emails) -> str:
-    """Every report of a class run; returns the JSON text (also what --format json prints)."""
-    from grader.render import csvout, feedback, html, summary
-
-    for result in run.results:
-        target.write_report(f"feedback/{_safe(result.student)}.md", feedback.render(result, lab, run.lang))
-    json_text = jsonout.render(run)
-    target.write_report("grades.csv", csvout.render(run, lab, emails))
-    target.write_report("summary.txt", summary.text(run, lab))
-    target.write_report("results.json", json_text)
-    target.write_report("report.html", html.render(run, lab))
-    return json_text
-
-
-def _safe(student: str) -> str:
-    from grader.archive import safe_name
-
-    return safe_name(student)
-
-
-def _regrade_run(lab, path: Path, lang: str, only) -> tuple[LabRun, dict]:
-    """A whole archived run, scored again from its evidence alone (no host is contacted)."""
-    from grader.archive import RunDir
-
-    rundir = RunDir.open(path)
-    meta = rundir.meta()
-    if meta.get("lab", lab.id) != lab.id:
-        raise UsageError(f"{path} is a run of {meta['lab']}, not {lab.id}: grade {meta['lab']} instead")
-    evidence = rundir.evidence()
-    wrong = [e for e in evidence if e.lab != lab.id]
-    if wrong:
-        raise UsageError(f"{rundir.evidence_path(wrong[0].student)} holds evidence for {wrong[0].lab}, not {lab.id}")
-    results = [score(lab, e, lang, only) for e in evidence]
-    run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang, results=rundir.ordered(results))
-    return run, meta.get("emails", {})
+    done = grade_roster(lab, course, roster_path, lang, options, sys.stderr)
+    _print(done.run, lab, fmt, done.emails, done.json_text)
+    retried = f" (retried {done.retried}, kept {done.kept})" if done.retried is not None else ""
+    click.echo(done.progress_line + retried, err=True)
+    written = f"; {done.gradebook_rows} written to the gradebook" if done.gradebook_rows is not None else ""
+    click.echo(f"run archived in {done.path}{written}", err=True)
+    sys.exit(int(ExitStatus.OK if done.run.all_graded else ExitStatus.NOT_GRADED))
 
 
 def _print(run: LabRun, lab, fmt: str, emails: dict, json_text: str | None = None) -> None:
