@@ -49,6 +49,16 @@ def check(exercise_id: str):
     return mark
 
 
+def size(n: int | None) -> str:
+    """Bytes as a student reads them (binary units, as virsh and qemu-img print them)."""
+    if n is None:
+        return "?"
+    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} B"
+
+
 def prepared_domain(ev: Evidence, name: str, role: str = "A") -> tuple[DomainEvidence | None, Verdict | None]:
     """The domain `lab start` prepared, or the failing verdict that explains why it is not there.
 

@@ -89,6 +89,21 @@ def _convert(text: str, kind):
     return kind(text)
 
 
+class SizeField(Field):
+    """A size element with its unit attribute (<capacity unit='KiB'>64</capacity>), in bytes."""
+
+    def __init__(self, xpath: str):
+        super().__init__(xpath, int)
+        self.find_unit = etree.XPath(xpath + "/@unit")
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = super().__get__(obj, owner)
+        unit = self.find_unit(obj.node)
+        return _scaled(value, unit[0] if unit else None)
+
+
 class XmlView:
     """Base: wraps an lxml element (or parses a string)."""
 
@@ -126,12 +141,9 @@ class PoolXml(XmlView):
     type = Field("./@type")
     name = Field("./name")
     uuid = Field("./uuid")
-    _capacity = Field("./capacity", int)
-    _capacity_unit = Field("./capacity/@unit")
-    _allocation = Field("./allocation", int)
-    _allocation_unit = Field("./allocation/@unit")
-    _available = Field("./available", int)
-    _available_unit = Field("./available/@unit")
+    capacity = SizeField("./capacity")
+    allocation = SizeField("./allocation")
+    available = SizeField("./available")
     target_path = Field("./target/path")
     source_host = Field("./source/host/@name")
     source_hosts = ListField("./source/host/@name")
@@ -152,18 +164,6 @@ class PoolXml(XmlView):
     initiator_iqn = Field("./source/initiator/iqn/@name")
 
     @property
-    def capacity(self):
-        return _scaled(self._capacity, self._capacity_unit)
-
-    @property
-    def allocation(self):
-        return _scaled(self._allocation, self._allocation_unit)
-
-    @property
-    def available(self):
-        return _scaled(self._available, self._available_unit)
-
-    @property
     def source_signature(self) -> dict:
         """What identifies the storage behind a pool, for 'same source on both hosts'."""
         return {"host": self.source_host, "dir": self.source_dir,
@@ -180,28 +180,13 @@ class VolumeXml(XmlView):
     type = Field("./@type")
     name = Field("./name")
     key = Field("./key")
-    _capacity = Field("./capacity", int)
-    _capacity_unit = Field("./capacity/@unit")
-    _allocation = Field("./allocation", int)
-    _allocation_unit = Field("./allocation/@unit")
-    _physical = Field("./physical", int)
-    _physical_unit = Field("./physical/@unit")
+    capacity = SizeField("./capacity")
+    allocation = SizeField("./allocation")
+    physical = SizeField("./physical")
     path = Field("./target/path")
     format = Field("./target/format/@type")
     backing_path = Field("./backingStore/path")
     backing_format = Field("./backingStore/format/@type")
-
-    @property
-    def capacity(self):
-        return _scaled(self._capacity, self._capacity_unit)
-
-    @property
-    def allocation(self):
-        return _scaled(self._allocation, self._allocation_unit)
-
-    @property
-    def physical(self):
-        return _scaled(self._physical, self._physical_unit)
 
 
 # --- domains -----------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ Heavy steps happen once per state in module-scoped fixtures; tests only read wha
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -19,8 +18,9 @@ import pytest
 from click.testing import CliRunner
 from nbclient import NotebookClient
 
-from grader import ROOT, labdef
+from grader import ROOT
 from grader.cli.main import grade, lab
+from labs.lab1.fixtures import capture
 
 pytestmark = pytest.mark.labhost
 
@@ -28,15 +28,6 @@ NOTEBOOK = ROOT / "notebooks" / "lab1" / "lab1.ipynb"
 EXERCISES = ["pool-dir", "pool-netfs", "pool-iscsi", "pool-volume"]
 
 
-def _load_capture():
-    path = labdef.LABS_DIR / "lab1" / "fixtures" / "capture.py"
-    spec = importlib.util.spec_from_file_location("lab1_capture", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-capture = _load_capture()
 WRONG_STATES = sorted(set(capture.CASES) - {"started", "solved"})
 
 

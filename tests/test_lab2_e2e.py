@@ -6,7 +6,6 @@ Heavy steps happen once per state in module-scoped fixtures; tests only read wha
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import tempfile
@@ -18,8 +17,9 @@ import pytest
 from click.testing import CliRunner
 from nbclient import NotebookClient
 
-from grader import ROOT, labdef
+from grader import ROOT
 from grader.cli.main import grade, lab
+from labs.lab2.fixtures import capture
 
 pytestmark = pytest.mark.labhost
 
@@ -27,15 +27,6 @@ NOTEBOOK = ROOT / "notebooks" / "lab2" / "lab2.ipynb"
 EXERCISES = ["vol-raw", "vol-qcow2", "vol-convert", "vol-overlay", "vol-overcommit"]
 
 
-def _load_capture():
-    path = labdef.LABS_DIR / "lab2" / "fixtures" / "capture.py"
-    spec = importlib.util.spec_from_file_location("lab2_capture", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-capture = _load_capture()
 WRONG_STATES = sorted(set(capture.CASES) - {"started", "solved"})
 
 

@@ -6,7 +6,6 @@ which capture what the tests assert; tests themselves only read those captures.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -26,21 +25,12 @@ from grader.cli.main import grade, lab
 from grader.grading import grade_student
 from grader.labhosts.config import Settings
 from grader.scoring import score
+from labs.lab3.fixtures import capture  # its virsh recipes are the e2e wrong states
 
 NOTEBOOK = ROOT / "notebooks" / "lab3" / "lab3.ipynb"
 EXERCISES = ["snap-offline", "snap-live", "snap-revert", "snap-external"]
 
 
-def _load_capture():
-    """The virsh recipes of lab3's fixtures: the e2e wrong states are exactly those."""
-    path = labdef.LABS_DIR / "lab3" / "fixtures" / "capture.py"
-    spec = importlib.util.spec_from_file_location("lab3_capture", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-capture = _load_capture()
 
 
 # --- helpers ------------------------------------------------------------------------------------

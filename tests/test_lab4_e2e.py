@@ -5,7 +5,6 @@ Every test starts from `lab start lab4`, so each one is independent of the other
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -17,12 +16,13 @@ import pytest
 from click.testing import CliRunner
 from nbclient import NotebookClient
 
-from grader import ROOT, labdef
+from grader import ROOT
 from grader import labhosts as lab_hosts
 from grader.cli.main import grade, lab
 from grader.labhosts import daemons, procs
 from grader.labhosts.config import Settings
 from labs.lab4.names import COLD, LIVE, SHARED_POOL
+from labs.lab4.fixtures import capture
 
 pytestmark = pytest.mark.labhost
 
@@ -32,15 +32,6 @@ NOTEBOOK = ROOT / "notebooks" / "lab4" / "lab4.ipynb"
 RESTART_HOST = "l4restart"
 
 
-def _load_capture():
-    path = labdef.LABS_DIR / "lab4" / "fixtures" / "capture.py"
-    spec = importlib.util.spec_from_file_location("lab4_capture", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-capture = _load_capture()
 
 
 # --- helpers ------------------------------------------------------------------------------------

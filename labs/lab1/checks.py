@@ -7,7 +7,7 @@ the virsh command that fixes it.
 """
 from __future__ import annotations
 
-from grader.checks import Verdict, check, failed, passed
+from grader.checks import Verdict, check, failed, passed, size
 from grader.evidence import Evidence, PoolEvidence
 from grader.i18n import Message
 
@@ -18,16 +18,6 @@ NETFS_FORMATS = ("nfs", "glusterfs")
 ISCSI_TYPES = ("iscsi", "iscsi-direct")
 #: How an iSCSI target name starts (RFC 3720: iqn., eui., naa.).
 TARGET_NAME_PREFIXES = ("iqn.", "eui.", "naa.")
-
-
-def size(n: int | None) -> str:
-    """Bytes as a student reads them (binary units, as virsh and qemu-img print them)."""
-    if n is None:
-        return "?"
-    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(n) >= factor:
-            return f"{n / factor:.1f} {unit}"
-    return f"{n} B"
 
 
 def _defined(ev: Evidence, name: str, missing: str) -> tuple[PoolEvidence | None, Verdict | None]:

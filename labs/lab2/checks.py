@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 
-from grader.checks import Verdict, check, failed, passed
+from grader.checks import Verdict, check, failed, passed, size
 from grader.evidence import Evidence, PoolEvidence, VolumeEvidence
 
 POOL = "lab2"
@@ -29,16 +29,6 @@ HOW_TO_CREATE = {
 RAW_MIN_ALLOCATED = 0.99     # "fully allocated"
 THIN_MAX_ALLOCATED = 0.01    # "thin": at most 1 % of the capacity allocated
 CONVERTED_MAX_ALLOCATED = 0.5  # "well below" the raw image's capacity
-
-
-def size(n: int | None) -> str:
-    """Bytes as a student reads them (binary units, as virsh and qemu-img print them)."""
-    if n is None:
-        return "?"
-    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(n) >= factor:
-            return f"{n / factor:.1f} {unit}"
-    return f"{n} B"
 
 
 def percent(part: int | None, whole: int | None) -> str:
