@@ -13,6 +13,7 @@ PACKAGES=(
   libvirt-dev pkg-config gcc python3-dev python3-venv                # building libvirt-python
   util-linux mount                                                   # unshare, setsid, taskset
   chromium chromium-driver                                           # tests/test_browser.py
+  openssh-server netcat-openbsd                                      # grading over qemu+ssh (tests)
 )
 
 missing=()

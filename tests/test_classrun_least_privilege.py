@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -92,5 +93,88 @@ def test_through_the_read_only_socket_nothing_can_be_changed(readonly_socket):
               f"c = libvirt.open({readonly_socket!r})\n"
               f"c.storagePoolDefineXML({pool!r}, 0)\n")
     result = as_nobody(str(ROOT / ".venv" / "bin" / "python"), "-c", script, home=home)
+    assert result.returncode != 0
+    assert "read only access prevents" in result.stderr or "read-only" in result.stderr.lower()
+
+
+# --- the classroom route: an ssh account whose key reaches only the read-only socket ----------
+
+GRADER_USER = "labgrader"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ensure_account(user: str) -> None:
+    """An ordinary account: no sudo, not in the libvirt group; '*' = no password, not locked."""
+    if subprocess.run(["id", user], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--shell", "/bin/sh", "--home-dir", "/nonexistent",
+                        "--no-create-home", user], check=True)
+    subprocess.run(["usermod", "-p", "*", user], check=True)
+
+
+@pytest.fixture
+def ssh_readonly_uri(readonly_socket):
+    """A loopback sshd where the grader's key is forced to `nc -U <read-only socket>`, exactly
+    as docs/instructor.md sets it up for a class; yields the qemu+ssh URI an instructor uses."""
+    sshd = Path("/usr/sbin/sshd")
+    assert sshd.exists(), "openssh-server is missing: run scripts/install.sh"
+    ro_path = readonly_socket.split("socket=", 1)[1]
+    folder = Path(tempfile.mkdtemp(prefix="sshd-"))
+    folder.chmod(0o755)
+    for key in ("host", "id"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / key)], check=True)
+    _ensure_account(GRADER_USER)
+    pub = (folder / "id.pub").read_text().strip()
+    keys = folder / "authorized_keys"
+    keys.write_text(f'restrict,command="nc -U {ro_path}" {pub}\n')
+    keys.chmod(0o644)
+    port = _free_port()
+    config = folder / "sshd_config"
+    config.write_text(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host'}\n"
+                      f"PidFile {folder / 'sshd.pid'}\nAuthorizedKeysFile {keys}\nStrictModes no\n"
+                      f"UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                      f"AllowUsers {GRADER_USER}\n")
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    proc = subprocess.Popen([str(sshd), "-D", "-e", "-f", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=(folder / "sshd.log").open("w"))
+    try:
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"qemu+ssh://{GRADER_USER}@127.0.0.1:{port}/system?keyfile={folder / 'id'}&no_verify=1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_class_is_graded_over_ssh_with_a_key_that_reaches_only_the_read_only_socket(
+        labhosts, ssh_readonly_uri, tmp_path):
+    grade = str(ROOT / ".venv" / "bin" / "grade")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"student,A\nana,{ssh_readonly_uri}\nben,{labhosts.uri('a')}\n")
+    run = subprocess.run([grade, "lab3", "--roster", str(roster), "--out", str(tmp_path / "runs"),
+                          "--format", "json", "--timeout", "30"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    by_student = {r["student"]: r for r in json.loads(run.stdout)["results"]}
+    ssh, direct = by_student["ana"], by_student["ben"]
+    assert ssh["status"] == "graded", ssh["error"]
+    assert ssh["score"] == direct["score"]
+    assert [e["feedback"] for e in ssh["exercises"]] == [e["feedback"] for e in direct["exercises"]]
+
+
+def test_the_ssh_key_cannot_change_anything(ssh_readonly_uri):
+    script = ("import libvirt\n"
+              f"c = libvirt.open({ssh_readonly_uri!r})\n"
+              "c.storagePoolDefineXML(\"<pool type='dir'><name>t-no</name><target><path>/tmp/no</path>"
+              "</target></pool>\", 0)\n")
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", script],
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "read only access prevents" in result.stderr or "read-only" in result.stderr.lower()
