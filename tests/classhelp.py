@@ -49,3 +49,52 @@ class HungHost:
         for conn in self.held:
             conn.close()
         self.sock.close()
+
+
+class StallingProxy:
+    """A TCP relay to a real libvirtd that passes the server's first `answers` RPC messages
+    through and then goes silent (a host that hangs half-way through being read)."""
+
+    def __init__(self, upstream_port: int, answers: int):
+        self.upstream_port, self.answers = upstream_port, answers
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client = self.sock.accept()[0]
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self.held += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, self.answers), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst, budget):
+        """Copy whole RPC messages (4-byte big-endian length first); stop after `budget`."""
+        buffer = b""
+        try:
+            while data := src.recv(65536):
+                buffer += data
+                while len(buffer) >= 4 and len(buffer) >= int.from_bytes(buffer[:4], "big"):
+                    size = int.from_bytes(buffer[:4], "big")
+                    if budget is not None:
+                        if budget <= 0:
+                            buffer = b""   # swallowed: the client never hears back
+                            break
+                        budget -= 1
+                    dst.sendall(buffer[:size])
+                    buffer = buffer[size:]
+        except OSError:
+            pass
+
+    def close(self):
+        for conn in self.held:
+            conn.close()
+        self.sock.close()

@@ -128,3 +128,29 @@ def test_a_bare_grade_inside_a_course_directory_uses_its_roster(tmp_path, monkey
     data = json.loads(result.stdout)
     assert data["lang"] == "es" and data["results"][0]["student"] == "s0-right"
     assert len(list((tmp_path / "archive").iterdir())) == 1
+
+
+@pytest.mark.labhost
+@pytest.mark.parametrize("limits, reason", [
+    # keepalive alone: the event loop's probes go unanswered and libvirt drops the connection
+    (classrun.Limits(timeout=60, keepalive_interval=1, keepalive_count=1), "stopped answering"),
+    # the whole-host deadline, before keepalive would notice
+    (classrun.Limits(timeout=2, keepalive_interval=5, keepalive_count=5), "within 2 s (--timeout)"),
+])
+def test_a_host_that_hangs_half_way_through_reading_is_abandoned_in_time(labhosts, tmp_path, limits, reason):
+    from classhelp import StallingProxy
+
+    port = int(labhosts.uri("a").split(":")[2].split("/")[0])
+    proxy = StallingProxy(port, answers=5)   # enough to open the connection, not to read it
+    try:
+        path = make_class(tmp_path, ["right"], extra={"stall": f"qemu+tcp://127.0.0.1:{proxy.port}/system"})
+        start = time.monotonic()
+        results = classrun.grade_class(LAB, entries(path), limits)
+        took = time.monotonic() - start
+    finally:
+        proxy.close()
+    by = {r.student: r for r in results}
+    assert by["s0-right"].score == 10                 # everyone else is graded
+    assert by["stall"].status == "unreachable", by["stall"].error
+    assert reason in by["stall"].error
+    assert took < 8
