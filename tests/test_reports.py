@@ -71,6 +71,8 @@ def test_html_report_is_self_contained_with_pass_rates_histogram_and_feedback(tm
     assert "zoe" in page and "unreachable" in page
     spanish = html.render(LabRun("lab3", 10, "es", run.results), LAB)
     assert "Aprobados por ejercicio" in spanish and '<html lang="es">' in spanish
+    assert "inaccesible" in spanish                      # a status a Spanish reader understands
+    assert "<code>lab3-vm</code>" in page and "`lab3-vm`" not in page  # backticks read as code
 
 
 def test_feedback_files_hold_nothing_about_other_students(tmp_path):

@@ -7,9 +7,11 @@ text, never markup.
 from __future__ import annotations
 
 import base64
+import re
 from html import escape
 
 import jinja2
+from markupsafe import Markup
 
 from grader import ROOT
 from grader.labdef import Lab
@@ -19,18 +21,27 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT / "templates"),
                           autoescape=True, undefined=jinja2.StrictUndefined,
                           trim_blocks=True, lstrip_blocks=True)
 
+
+def inline_code(text: str) -> Markup:
+    """Escaped text whose `backticked` words (commands, names) show as code, as in the notebooks."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
+
+
+_env.filters["code"] = inline_code
+
 TEXT = {
     "en": {"title": "Class report", "graded": "graded", "unreachable": "not graded", "mean": "mean",
            "pass_rate": "Pass rate per exercise", "exercise": "Exercise", "points": "Points",
            "full": "full marks", "some": "partial", "histogram": "Scores", "students": "Students",
            "student": "Student", "total": "Total", "status": "Status", "feedback": "Feedback",
-           "hosts": "Hosts", "students_axis": "students", "score_axis": "score"},
+           "hosts": "Hosts", "students_axis": "students", "score_axis": "score",
+           "status_unreachable": "unreachable", "status_error": "error"},
     "es": {"title": "Informe de la clase", "graded": "calificados", "unreachable": "sin calificar",
            "mean": "media", "pass_rate": "Aprobados por ejercicio", "exercise": "Ejercicio",
            "points": "Puntos", "full": "nota completa", "some": "parcial", "histogram": "Notas",
            "students": "Estudiantes", "student": "Estudiante", "total": "Total", "status": "Estado",
            "feedback": "Comentarios", "hosts": "Hosts", "students_axis": "estudiantes",
-           "score_axis": "nota"},
+           "score_axis": "nota", "status_unreachable": "inaccesible", "status_error": "error"},
 }
 
 
