@@ -1,11 +1,13 @@
 """lab3 checks: the snapshot tree of `lab3-vm` and the external snapshot of `lab3-raw`.
 
 Each check reads the snapshot XML libvirt keeps (state at the time, memory kind, disk kind,
-parent) and the current snapshot; feedback names what is wrong and how to fix it.
+parent) and the current snapshot; feedback names what is wrong and how to fix it. Every
+condition the curriculum lists is required: a condition missed scores 0 (the curriculum gives no
+partial credit in lab3), and the feedback says which one.
 """
 from __future__ import annotations
 
-from grader.checks import check, failed, partial, passed, prepared_domain
+from grader.checks import check, failed, passed, prepared_domain
 from grader.evidence import Evidence
 
 VM, RAW = "lab3-vm", "lab3-raw"
@@ -48,7 +50,7 @@ def snap_live(ev: Evidence):
     if view.memory != "internal":
         return failed("live-memory-external", memory=view.memory)
     if view.parent != "clean":
-        return partial(1 / 3, "live-wrong-parent", parent=view.parent or "none")
+        return failed("live-wrong-parent", parent=view.parent or "none")
     return passed("live-ok")
 
 
@@ -66,7 +68,7 @@ def snap_revert(ev: Evidence):
     if len(children) < 2:
         return failed("clean-one-child", children=", ".join(children))
     if dom.current_snapshot != "branch-b":
-        return partial(2 / 3, "branch-not-current", current=dom.current_snapshot or "none")
+        return failed("branch-not-current", current=dom.current_snapshot or "none")
     return passed("revert-ok")
 
 
