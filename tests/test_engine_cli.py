@@ -3,7 +3,6 @@ and --from-evidence giving the identical result (libvirt's test driver plays the
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from click.testing import CliRunner

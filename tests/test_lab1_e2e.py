@@ -20,6 +20,7 @@ from nbclient import NotebookClient
 
 from grader import ROOT
 from grader.cli.main import grade, lab
+from grader import fixturecapture
 from labs.lab1.fixtures import capture
 
 pytestmark = pytest.mark.labhost
@@ -47,7 +48,7 @@ def virsh(uri: str, *args: str) -> str:
 
 
 def run_shell(uri: str, line: str, tmp: str) -> None:
-    capture.run(line, capture.placeholders(uri, tmp))
+    fixturecapture.run(line, fixturecapture.placeholders(uri, tmp))
 
 
 def pools_state(uri: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from nbclient import NotebookClient
 
 from grader import ROOT
 from grader.cli.main import grade, lab
+from grader import fixturecapture
 from labs.lab2.fixtures import capture
 
 pytestmark = pytest.mark.labhost
@@ -101,9 +102,9 @@ def wrong(uri):
         commands, expect = capture.CASES[case]
         lab_command("start", "lab2", "--host", uri)
         with tempfile.TemporaryDirectory() as tmp:
-            values = capture.placeholders(uri, tmp)
+            values = fixturecapture.placeholders(uri, tmp)
             for command in commands:
-                capture.run(command, values)
+                fixturecapture.run(command, values)
         graded[case] = (expect, grade_json(uri))
     return graded
 

@@ -25,6 +25,7 @@ from grader.cli.main import grade, lab
 from grader.grading import grade_student
 from grader.labhosts.config import Settings
 from grader.scoring import score
+from grader import fixturecapture
 from labs.lab3.fixtures import capture  # its virsh recipes are the e2e wrong states
 
 NOTEBOOK = ROOT / "notebooks" / "lab3" / "lab3.ipynb"
@@ -194,7 +195,7 @@ def test_wrong_state_is_graded_with_teaching_feedback(uri, case):
     lab_start(uri)
     with tempfile.TemporaryDirectory() as tmp:
         for command in commands:
-            capture.run(command, capture.placeholders(uri, tmp))
+            fixturecapture.run(command, fixturecapture.placeholders(uri, tmp))
     graded = {lang: exercises(grade_json(uri, "--lang", lang)[1]) for lang in ("en", "es")}
     for exercise_id, wanted in expect.items():
         got = graded["en"][exercise_id]
