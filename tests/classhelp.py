@@ -24,8 +24,9 @@ def make_class(tmp_path: Path, states: list[str], extra: dict[str, str] | None =
     return simclass.write_roster(tmp_path / "roster.csv", rows)
 
 
-class HungHost:
-    """A TCP listener that accepts and never answers (a host whose libvirtd hangs)."""
+class LoopbackListener:
+    """A TCP listener on loopback; each accepted connection goes to `handle`, and `close` ends
+    them all."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -38,12 +39,14 @@ class HungHost:
     def _accept(self):
         while True:
             try:
-                self.held.append(self.sock.accept()[0])
+                client = self.sock.accept()[0]
             except OSError:
                 return
+            self.held.append(client)
+            self.handle(client)
 
-    def uri(self) -> str:
-        return f"test+tcp://127.0.0.1:{self.port}/nowhere.xml"
+    def handle(self, client) -> None:
+        """Hold the connection and never answer (a host whose libvirtd hangs)."""
 
     def close(self):
         for conn in self.held:
@@ -51,29 +54,26 @@ class HungHost:
         self.sock.close()
 
 
-class StallingProxy:
+class HungHost(LoopbackListener):
+    """A TCP listener that accepts and never answers (a host whose libvirtd hangs)."""
+
+    def uri(self) -> str:
+        return f"test+tcp://127.0.0.1:{self.port}/nowhere.xml"
+
+
+class StallingProxy(LoopbackListener):
     """A TCP relay to a real libvirtd that passes the server's first `answers` RPC messages
     through and then goes silent (a host that hangs half-way through being read)."""
 
     def __init__(self, upstream_port: int, answers: int):
         self.upstream_port, self.answers = upstream_port, answers
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.held = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self):
-        while True:
-            try:
-                client = self.sock.accept()[0]
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.upstream_port))
-            self.held += [client, server]
-            threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, self.answers), daemon=True).start()
+    def handle(self, client) -> None:
+        server = socket.create_connection(("127.0.0.1", self.upstream_port))
+        self.held.append(server)
+        threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
+        threading.Thread(target=self._pump, args=(server, client, self.answers), daemon=True).start()
 
     @staticmethod
     def _pump(src, dst, budget):
@@ -93,8 +93,3 @@ class StallingProxy:
                     buffer = buffer[size:]
         except OSError:
             pass
-
-    def close(self):
-        for conn in self.held:
-            conn.close()
-        self.sock.close()

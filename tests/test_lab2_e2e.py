@@ -18,9 +18,10 @@ from click.testing import CliRunner
 from nbclient import NotebookClient
 
 from grader import ROOT
-from grader.cli.main import grade, lab
+from grader.cli.main import lab
 from grader import fixturecapture
 from labs.lab2.fixtures import capture
+from e2ehelp import graded_exercises, lab_command
 
 pytestmark = pytest.mark.labhost
 
@@ -31,15 +32,8 @@ EXERCISES = ["vol-raw", "vol-qcow2", "vol-convert", "vol-overlay", "vol-overcomm
 WRONG_STATES = sorted(set(capture.CASES) - {"started", "solved"})
 
 
-def lab_command(*args: str) -> None:
-    result = CliRunner().invoke(lab, list(args))
-    assert result.exit_code == 0, result.output
-
-
 def grade_json(uri: str, *extra: str) -> dict:
-    result = CliRunner().invoke(grade, ["lab2", "--host", uri, "--format", "json", *extra])
-    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
-    return {e["id"]: e for e in json.loads(result.stdout)["results"][0]["exercises"]}
+    return graded_exercises("lab2", uri, *extra)
 
 
 def pool_state(uri: str) -> dict[str, str]:
