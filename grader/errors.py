@@ -1,21 +1,17 @@
-"""One exception family for the whole project; the CLI maps it to exit statuses.
+"""One exception family for the whole project, and one way to turn any error into one line.
 
-Code below the CLI raises these and never calls sys.exit. Every message is one line that says
-what is wrong and what to do.
+Code below the command line raises these and never calls sys.exit; the CLI layer alone maps them
+to exit statuses (grader.cli.exits). Every message is one line that says what is wrong and what
+to do.
 """
-from enum import IntEnum
+from __future__ import annotations
 
-
-class ExitStatus(IntEnum):
-    OK = 0            # the command did its job (grading ran, whatever the scores)
-    NOT_GRADED = 1    # some host could not be graded; its result says why
-    USAGE = 2         # bad input or an environment problem the user must fix
+#: Reports cut libvirt's (or a modified libvirtd's) error messages to this many characters.
+MAX_REASON = 300
 
 
 class LabError(Exception):
     """Base of every error meant for the user: one line, what is wrong and what to do."""
-
-    exit_status = ExitStatus.USAGE
 
 
 class UsageError(LabError):
@@ -27,12 +23,16 @@ class EnvironmentProblem(LabError):
 
 
 class HostUnreachable(LabError):
-    """A student's host could not be reached (connect failed, timed out)."""
-
-    exit_status = ExitStatus.NOT_GRADED
+    """A student's host could not be reached (connect failed, timed out, stopped answering)."""
 
 
 class CollectError(LabError):
-    """libvirt failed while the grader was reading a host's state."""
+    """libvirt failed while the grader was reading a host's state, or the host served too much."""
 
-    exit_status = ExitStatus.NOT_GRADED
+
+def one_line(err: BaseException | str, limit: int = MAX_REASON) -> str:
+    """An error (often libvirt's multi-line text, maybe a hostile host's) as one printable line
+    of at most `limit` characters."""
+    from grader.core.text import one_line as fold
+
+    return fold(err, limit)

@@ -40,18 +40,19 @@ def labhosts() -> LabHosts:
 def _finish_every_lab(env: dict) -> None:
     """Start the session with no lab's objects on a and b: lab hosts keep their state between
     runs, and one lab's leftovers (lab4's pool on the shared export) would block another's."""
-    from grader import labdef
-    from grader.provision import StartContext, open_readwrite
+    from grader.core import labdef
+    from grader.provision import StartContext
+    from grader.reading import connection
 
     uris = {"A": env["LAB_URI_A"], "B": env["LAB_URI_B"]}
     for lab_id in labdef.available():
         lab = labdef.load(lab_id)
-        conns = {role: open_readwrite(uris[role]) for role in lab.roles}
+        conns = {role: connection.open_bounded(uris[role], write=True) for role in lab.roles}
         try:
-            lab.module("start").finish(StartContext(lab=lab.id, conns=conns))
+            lab.module("start").finish(StartContext(lab=lab.id, conns=conns, env=env))
         finally:
             for conn in conns.values():
-                conn.close()
+                connection.close(conn)
 
 
 def free_port_base(names=()) -> str:
@@ -86,13 +87,13 @@ def token() -> str:
 
 @pytest.fixture
 def connect():
-    """Open libvirt connections that are closed after the test."""
-    from grader.labhosts.connection import connect as _connect
+    """Open read-write libvirt connections (as a student's virsh would) closed after the test."""
+    from grader.reading import connection
 
     opened = []
 
     def _open(uri: str):
-        conn = _connect(uri)
+        conn = connection.open_bounded(uri, write=True)
         opened.append(conn)
         return conn
 

@@ -10,7 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from classhelp import make_class
-from grader import archive, classrun, labdef, roster
+from grader.classroom import archive, roster
+from grader.core.text import file_name
+from grader.core import labdef
+from grader.reading import batch, connection
 from grader.cli.main import grade
 from grader.errors import EnvironmentProblem
 
@@ -101,10 +104,11 @@ def test_an_interrupted_run_leaves_complete_files_for_those_already_graded(tmp_p
             raise KeyboardInterrupt  # Ctrl-C arrives while the fourth is being written
         target.write_student(result, evidence)
         written.append(result.student)
+        return result
 
     with pytest.raises(KeyboardInterrupt):
-        classrun.grade_class(LAB, roster.load(path, LAB.roles).entries, classrun.Limits(jobs=1),
-                             on_result=on_result)
+        batch.grade(LAB, roster.load(path, LAB.roles).entries, connection.Limits(jobs=1),
+                    on_graded=on_result)
     files = sorted(p.name for p in target.results_dir.iterdir())
     assert files == sorted(f"{s}.json" for s in written)
     for student in written:  # complete, parseable, and with their evidence beside them
@@ -141,7 +145,7 @@ def test_a_full_disk_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkey
 
 
 def test_student_ids_become_safe_file_names():
-    assert archive.safe_name("ana.ruiz@uni.es") == "ana.ruiz@uni.es"
-    risky = archive.safe_name("../../etc/passwd")
+    assert file_name("ana.ruiz@uni.es") == "ana.ruiz@uni.es"
+    risky = file_name("../../etc/passwd")
     assert "/" not in risky and not risky.startswith(".")
-    assert archive.safe_name("a b") != archive.safe_name("a_b")
+    assert file_name("a b") != file_name("a_b")

@@ -10,14 +10,14 @@ import json
 
 import pytest
 
-from grader import labdef
-from grader.evidence import Evidence
-from grader.scoring import score
+from grader.core import labdef
+from grader.core.evidence import Evidence
+from grader.core.scoring import score
 
 
 def _fixtures():
     for lab_id in labdef.available():
-        for path in sorted((labdef.LABS_DIR / lab_id / "fixtures").glob("*.json")):
+        for path in sorted((labdef.DEFAULT.folder / lab_id / "fixtures").glob("*.json")):
             yield pytest.param(lab_id, path, id=f"{lab_id}/{path.stem}")
 
 

@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from classhelp import HungHost, make_class, simclass
-from grader import classrun, labdef, roster
+from grader.classroom import roster
+from grader.core import labdef
+from grader.reading import batch, connection
 from grader.cli.main import grade
 
 LAB = labdef.load("lab3")
@@ -30,8 +32,8 @@ def entries(path):
 def test_every_student_of_a_class_gets_the_score_of_their_state(tmp_path):
     states = [simclass.state_of(i) for i in range(28)]
     seen = []
-    results = classrun.grade_class(LAB, entries(make_class(tmp_path, states)), classrun.Limits(jobs=8),
-                                   on_result=lambda r, ev: seen.append((r.student, ev.student)))
+    results = batch.grade(LAB, entries(make_class(tmp_path, states)), connection.Limits(jobs=8),
+                                   on_graded=lambda r, ev: seen.append((r.student, ev.student)) or r)
     assert [r.student for r in results] == [f"s{i}-{s}" for i, s in enumerate(states)]  # roster order
     assert [r.score for r in results] == [simclass.STATES[s] for s in states]
     assert {r.status for r in results} == {"graded"}
@@ -41,7 +43,7 @@ def test_every_student_of_a_class_gets_the_score_of_their_state(tmp_path):
 def test_a_hung_host_is_abandoned_at_the_connect_timeout_and_the_rest_are_graded(tmp_path, hung):
     path = make_class(tmp_path, ["right", "untouched"], extra={"zed": hung.uri()})
     start = time.monotonic()
-    results = classrun.grade_class(LAB, entries(path), classrun.Limits(timeout=10, connect_timeout=1))
+    results = batch.grade(LAB, entries(path), connection.Limits(timeout=10, connect_timeout=1))
     took = time.monotonic() - start
     assert took < 2.5
     by = {r.student: r for r in results}
@@ -54,30 +56,30 @@ def test_a_hung_host_is_abandoned_at_the_connect_timeout_and_the_rest_are_graded
 def test_the_whole_host_deadline_bounds_a_host_too(tmp_path, hung):
     path = make_class(tmp_path, ["right"], extra={"zed": hung.uri()})
     start = time.monotonic()
-    results = classrun.grade_class(LAB, entries(path), classrun.Limits(timeout=0.5, connect_timeout=5))
+    results = batch.grade(LAB, entries(path), connection.Limits(timeout=0.5, connect_timeout=5))
     assert time.monotonic() - start < 1.5
     assert results[1].status == "unreachable" and "0.5 s" in results[1].error
 
 
 def test_a_refused_connection_is_unreachable_with_libvirts_reason(tmp_path):
     path = make_class(tmp_path, ["right"], extra={"off": "test+tcp://127.0.0.1:1/x.xml"})
-    results = classrun.grade_class(LAB, entries(path))
+    results = batch.grade(LAB, entries(path))
     assert results[1].status == "unreachable"
     assert "Connection refused" in results[1].error
 
 
 def test_ssh_uris_get_timeouts_and_no_prompts(tmp_path):
-    limits = classrun.Limits(connect_timeout=4, keepalive_interval=3, keepalive_count=2)
-    wrapper = classrun.ssh_wrapper(limits, tmp_path)
+    limits = connection.Limits(connect_timeout=4, keepalive_interval=3, keepalive_count=2)
+    wrapper = connection.ssh_wrapper(limits, tmp_path)
     script = wrapper.read_text()
     assert "-o ConnectTimeout=4 -o ServerAliveInterval=3 -o ServerAliveCountMax=2 -o BatchMode=yes" in script
-    uri = classrun.connect_uri("qemu+ssh://root@10.0.0.11/system", limits, wrapper)
+    uri = connection.connect_uri("qemu+ssh://root@10.0.0.11/system", limits, wrapper)
     assert uri == f"qemu+ssh://root@10.0.0.11/system?command={wrapper}"
     ro = "qemu+ssh://grader@h/system?socket=/var/run/libvirt/libvirt-sock-ro"
-    assert classrun.connect_uri(ro, limits, wrapper) == f"{ro}&command={wrapper}"
+    assert connection.connect_uri(ro, limits, wrapper) == f"{ro}&command={wrapper}"
     mine = "qemu+ssh://h/system?command=/usr/local/bin/myssh"
-    assert classrun.connect_uri(mine, limits, wrapper) == mine          # the instructor's own wins
-    assert classrun.connect_uri("qemu+tcp://h/system", limits, wrapper) == "qemu+tcp://h/system"
+    assert connection.connect_uri(mine, limits, wrapper) == mine          # the instructor's own wins
+    assert connection.connect_uri("qemu+tcp://h/system", limits, wrapper) == "qemu+tcp://h/system"
 
 
 def run_cli(*args):
@@ -133,9 +135,9 @@ def test_a_bare_grade_inside_a_course_directory_uses_its_roster(tmp_path, monkey
 @pytest.mark.labhost
 @pytest.mark.parametrize("limits, reason", [
     # keepalive alone: the event loop's probes go unanswered and libvirt drops the connection
-    (classrun.Limits(timeout=60, keepalive_interval=1, keepalive_count=1), "stopped answering"),
+    (connection.Limits(timeout=60, keepalive_interval=1, keepalive_count=1), "stopped answering"),
     # the whole-host deadline, before keepalive would notice
-    (classrun.Limits(timeout=2, keepalive_interval=5, keepalive_count=5), "within 2 s (--timeout)"),
+    (connection.Limits(timeout=2, keepalive_interval=5, keepalive_count=5), "within 2 s (--timeout)"),
 ])
 def test_a_host_that_hangs_half_way_through_reading_is_abandoned_in_time(labhosts, tmp_path, limits, reason):
     from classhelp import StallingProxy
@@ -145,7 +147,7 @@ def test_a_host_that_hangs_half_way_through_reading_is_abandoned_in_time(labhost
     try:
         path = make_class(tmp_path, ["right"], extra={"stall": f"qemu+tcp://127.0.0.1:{proxy.port}/system"})
         start = time.monotonic()
-        results = classrun.grade_class(LAB, entries(path), limits)
+        results = batch.grade(LAB, entries(path), limits)
         took = time.monotonic() - start
     finally:
         proxy.close()

@@ -7,11 +7,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from grader import labdef
+from grader.core import labdef
 from grader.cli.main import grade
 from test_engine_evidence import NODE  # the same simulated host
 
-FIXTURES = labdef.LABS_DIR / "lab3" / "fixtures"
+FIXTURES = labdef.DEFAULT.folder / "lab3" / "fixtures"
 
 
 @pytest.fixture

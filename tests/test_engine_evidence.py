@@ -7,13 +7,15 @@ import json
 import libvirt
 import pytest
 
-from grader import labdef
-from grader.collect import Scope, collect_host
+from grader.core import labdef
+from grader.core.labdef import Scope
+from grader.reading.collect import collect_host
+from grader.reading.connection import open_host
 from grader.errors import CollectError, HostUnreachable
-from grader.evidence import Evidence
-from grader.grading import collect_student
-from grader.scoring import score
-from grader.xmlmodel import LAB_NS
+from grader.core.evidence import Evidence
+from classhelp import collect_student
+from grader.core.scoring import score
+from grader.core.xmlmodel import LAB_NS
 from labs.lab3 import solution
 
 META = "<metadata><lab:lab xmlns:lab='" + LAB_NS + "' id='lab3' nonce='{nonce}'/></metadata>"
@@ -52,8 +54,16 @@ def lab3():
     return labdef.load("lab3")
 
 
+def collect(uri, scope):
+    conn = open_host(uri)
+    try:
+        return collect_host(uri, scope, conn)
+    finally:
+        conn.close()
+
+
 def test_collect_reads_only_what_the_lab_names(test_host, lab3):
-    host = collect_host(test_host, lab3.scope)
+    host = collect(test_host, lab3.scope)
     assert set(host.pools) == {"lab3"} and set(host.domains) == {"lab3-vm", "lab3-raw"}
     pool = host.pool("lab3")
     assert pool.active and pool.persistent and set(pool.volumes) == {"lab3-vm.qcow2", "lab3-raw.img"}
@@ -67,7 +77,7 @@ def test_collect_reads_only_what_the_lab_names(test_host, lab3):
 
 
 def test_collect_everything_when_the_scope_says_nothing(test_host):
-    host = collect_host(test_host, Scope(host_facts=True))
+    host = collect(test_host, Scope(host_facts=True))
     assert {"lab3", "elsewhere"} <= set(host.pools) and "other" in host.domains
     assert host.hostname and host.libvirt_version.count(".") == 2
 
@@ -100,7 +110,7 @@ def test_evidence_json_round_trip_regrades_identically(test_host, lab3, tmp_path
     assert score(lab3, again).to_dict() == score(lab3, evidence).to_dict()
 
 
-@pytest.mark.parametrize("path", sorted((labdef.LABS_DIR / "lab3" / "fixtures").glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted((labdef.load("lab3").folder / "fixtures").glob("*.json")), ids=lambda p: p.stem)
 def test_saved_fixtures_round_trip(path):
     data = json.loads(path.read_text())
     data.pop("expect")
@@ -109,20 +119,21 @@ def test_saved_fixtures_round_trip(path):
 
 def test_unreachable_host_is_one_line():
     with pytest.raises(HostUnreachable, match=r"^cannot connect to qemu\+tcp://127\.0\.0\.1:1/system: [^\n]+$"):
-        collect_host("qemu+tcp://127.0.0.1:1/system", Scope())
+        open_host("qemu+tcp://127.0.0.1:1/system")
 
 
-def test_libvirt_error_mid_collection_is_that_students_result(test_host, lab3):
+def test_a_dead_connection_mid_collection_is_that_students_result(test_host, lab3):
     """A connection that dies under the grader (here: closed) fails that student, nobody else."""
     dead = libvirt.open(test_host)
     dead.close()
     with pytest.raises(CollectError, match="libvirt failed while reading"):
-        collect_host(test_host, lab3.scope, conn=dead)
+        collect_host(test_host, lab3.scope, dead)
     results = []
     for student, conns in (("broken", {"A": dead}), ("fine", None)):
         evidence = collect_student(lab3, student, {"A": test_host}, connections=conns)
         results.append(score(lab3, evidence))
     broken, fine = results
-    assert broken.status == "error" and broken.score is None and broken.exercises == []
-    assert broken.error.startswith("host A: libvirt failed while reading") and "\n" not in broken.error
+    assert broken.status == "unreachable" and broken.score is None and broken.exercises == []
+    assert broken.error.startswith(f"host A: {test_host} stopped answering: libvirt failed while reading")
+    assert "\n" not in broken.error
     assert fine.status == "graded" and fine.score == 0 and len(fine.exercises) == 4

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from grader import labdef
+from grader.core import labdef
 from grader.errors import UsageError
-from grader.i18n import LANGUAGES, Catalog, Message, check_language, default_language
+from grader.core.i18n import LANGUAGES, Catalog, Message, check_language, default_language
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_every_lab_catalog_is_complete(lab_id):
 
 def test_message_keys_used_by_lab3_fixtures_exist(catalog):
     import json
-    for path in (labdef.LABS_DIR / "lab3" / "fixtures").glob("*.json"):
+    for path in (labdef.DEFAULT.folder / "lab3" / "fixtures").glob("*.json"):
         for wanted in json.loads(path.read_text())["expect"].values():
             for key in wanted["messages"]:
                 assert key in catalog.entries, f"{path.name}: {key}"

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from grader import labdef
-from grader.checks import Verdict, check, failed, partial, passed
-from grader.evidence import Evidence
-from grader.results import number
-from grader.scoring import score
+from grader.core import labdef
+from grader.core.checks import Verdict, check, failed, partial, passed
+from grader.core.evidence import Evidence
+from grader.core.results import number
+from grader.core.scoring import score
 
-SOLVED = labdef.LABS_DIR / "lab3" / "fixtures" / "solved.json"
+SOLVED = labdef.DEFAULT.folder / "lab3" / "fixtures" / "solved.json"
 
 
 @pytest.fixture

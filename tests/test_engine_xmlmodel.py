@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from grader import labdef
-from grader.xmlmodel import DomainXml, PoolXml, SnapshotXml, VolumeXml, _scaled
+from grader.core import labdef
+from grader.core.xmlmodel import DomainXml, PoolXml, SnapshotXml, VolumeXml, _scaled
 
-FIXTURES = labdef.LABS_DIR / "lab3" / "fixtures"
+FIXTURES = labdef.DEFAULT.folder / "lab3" / "fixtures"
 MiB = 2**20
 
 
@@ -30,7 +30,6 @@ def test_domain_fields_and_lab_metadata(solved):
     assert dom.memory_kib == 64 * 1024
     assert dom.lab_metadata.lab == "lab3"
     assert len(dom.lab_metadata.nonce) == 16
-    assert dom.live_nonce is None
     [disk] = dom.file_disks
     assert (disk.type, disk.device, disk.driver_type, disk.target) == ("file", "disk", "qcow2", "vda")
     assert disk.path == disk.file == "/var/lib/libvirt/lab3/lab3-vm.qcow2"

@@ -1,6 +1,6 @@
 """English and Spanish from one source: nothing a student reads may exist in one language only.
 
-Covers every place text lives: the message catalogs (grader/messages.toml, labs/*/messages.toml),
+Covers every place text lives: the message catalogs (grader/core/messages.toml, labs/*/messages.toml),
 lab titles and exercise texts (labs/*/lab.toml), the notebooks' markdown cells (paired lang-en /
 lang-es cells), the course text (course/*.md pairs, and course.md / course.es.md rendered from
 them), plus what a student sees: `grade --lang es` and `lab notebook --lang es`.
@@ -20,12 +20,13 @@ import pytest
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader import ROOT, coursetext
-from grader.bilingual import pairing_problems, single_language
+from grader import ROOT
+from grader.course import coursetext
+from grader.course.bilingual import pairing_problems, single_language
 from grader.cli.main import grade, lab as lab_command
-from grader.i18n import LANGUAGES, Catalog
+from grader.core.i18n import LANGUAGES, Catalog
 
-CATALOGS = [ROOT / "grader" / "messages.toml", *sorted((ROOT / "labs").glob("*/messages.toml"))]
+CATALOGS = [ROOT / "grader" / "core" / "messages.toml", *sorted((ROOT / "labs").glob("*/messages.toml"))]
 LAB_TOMLS = sorted((ROOT / "labs").glob("*/lab.toml"))
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*/*.ipynb"))
 BIN = Path(sys.executable).parent
@@ -200,7 +201,7 @@ def _opening(text: str) -> str:
 @pytest.mark.parametrize("fixture", FIXTURES, ids=_id)
 def test_grade_lang_es_gives_spanish_feedback(fixture):
     lab = fixture.parent.parent.name
-    catalog = Catalog.load(ROOT / "grader" / "messages.toml", ROOT / "labs" / lab / "messages.toml")
+    catalog = Catalog.load(ROOT / "grader" / "core" / "messages.toml", ROOT / "labs" / lab / "messages.toml")
     spanish, english = _grade(fixture, "es"), _grade(fixture, "en")
     assert spanish["lang"] == "es"
     for es_ex, en_ex in zip(spanish["results"][0]["exercises"], english["results"][0]["exercises"]):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from grader import labdef
-from grader.evidence import Evidence, HostEvidence, PoolEvidence, VolumeEvidence
-from grader.grading import collect_student
+from grader.core import labdef
+from grader.core.evidence import Evidence, HostEvidence, PoolEvidence, VolumeEvidence
+from classhelp import collect_student
 from grader.provision import StartContext
-from grader.scoring import score
+from grader.core.scoring import score
 
 LAB1_DIR = """<pool type='dir'><name>lab1-dir</name>
   <capacity>100000000000</capacity><allocation>{allocation}</allocation><available>1</available>

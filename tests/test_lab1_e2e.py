@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 
 from grader import ROOT
 from grader.cli.main import lab
-from grader import fixturecapture
+from grader.testing import fixturecapture
 from labs.lab1.fixtures import capture
 from e2ehelp import graded_exercises, lab_command
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.xmlmodel import PoolXml
+from grader.core.xmlmodel import PoolXml
 
 POOLS = {
     "dir": """<pool type='dir'><name>images</name>

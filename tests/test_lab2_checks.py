@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from grader import labdef
-from grader.evidence import Evidence, HostEvidence, PoolEvidence, VolumeEvidence
-from grader.scoring import score
+from grader.core import labdef
+from grader.core.evidence import Evidence, HostEvidence, PoolEvidence, VolumeEvidence
+from grader.core.scoring import score
 
 GiB = 2**30
 POOL_XML = """<pool type='dir'><name>lab2</name><capacity unit='bytes'>{capacity}</capacity>

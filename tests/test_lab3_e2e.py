@@ -20,12 +20,13 @@ import pytest
 from click.testing import CliRunner
 from nbclient import NotebookClient
 
-from grader import ROOT, labdef
+from grader import ROOT
+from grader.core import labdef
 from grader.cli.main import grade, lab
-from grader.grading import grade_student
+from classhelp import collect_student, grade_student
 from grader.labhosts.config import Settings
-from grader.scoring import score
-from grader import fixturecapture
+from grader.core.scoring import score
+from grader.testing import fixturecapture
 from labs.lab3.fixtures import capture  # its virsh recipes are the e2e wrong states
 
 NOTEBOOK = ROOT / "notebooks" / "lab3" / "lab3.ipynb"
@@ -222,15 +223,14 @@ def test_every_student_gets_a_result_whatever_the_others_hosts_do(uri):
 
 
 @pytest.mark.labhost
-def test_libvirt_error_mid_collection_is_an_error_result(uri):
+def test_a_connection_that_dies_mid_collection_is_unreachable_with_the_reason(uri):
     lab3 = labdef.load("lab3")
     conn = libvirt.openReadOnly(uri)
     conn.close()                       # the connection dies before the grader reads through it
-    from grader.grading import collect_student
     evidence = collect_student(lab3, "s", {"A": uri}, connections={"A": conn})
     result = score(lab3, evidence)
-    assert result.status == "error" and result.score is None
-    assert result.error.startswith("host A: libvirt failed while reading")
+    assert result.status == "unreachable" and result.score is None
+    assert result.error.startswith(f"host A: {uri} stopped answering: libvirt failed while reading")
 
 
 @pytest.mark.labhost

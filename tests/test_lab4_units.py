@@ -7,14 +7,15 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from grader import labdef
+from grader.core import labdef
 from grader.cli.main import grade, lab
-from grader.errors import ExitStatus, UsageError
-from grader.evidence import Evidence
-from grader.scoring import score
+from grader.cli.exits import ExitStatus
+from grader.errors import UsageError
+from grader.core.evidence import Evidence
+from grader.core.scoring import score
 from labs.lab4 import share
 
-FIXTURES = labdef.LABS_DIR / "lab4" / "fixtures"
+FIXTURES = labdef.DEFAULT.folder / "lab4" / "fixtures"
 
 
 # --- the shared export -------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from grader import labhosts
 from grader.cli.main import lab
 from grader.labhosts import gluster, iscsi, procs
 from grader.labhosts.config import Settings
-from grader.labhosts.connection import connect
+from grader.reading.connection import open_bounded
 from grader.labhosts.kvm import domain_type
 
 pytestmark = pytest.mark.labhost
@@ -52,7 +52,7 @@ def test_no_usable_kvm_falls_back_to_tcg_and_says_so(scratch):
     assert [line.split()[3] for line in result.output.splitlines()
             if line.startswith("tcg ")] == ["tcg"]
     assert "domains run under TCG" in result.output
-    conn = connect(settings.uri("tcg"))
+    conn = open_bounded(settings.uri("tcg"), write=True)
     try:
         assert domain_type(conn) == "qemu"
         dom = conn.createXML(
@@ -79,7 +79,7 @@ def test_up_twice_is_harmless(scratch):
     first = labhosts.up(["ta", "tb"], settings=settings)
     assert [(h.name, h.state) for h in first] == [("ta", "up"), ("tb", "up")]
     before = snapshot(settings)
-    conn = connect(settings.uri("ta"))
+    conn = open_bounded(settings.uri("ta"), write=True)
     dom = conn.createXML(  # a running domain, so that `down` has a QEMU to stop
         f"<domain type='{domain_type(conn)}'><name>t-keep</name><memory unit='MiB'>64</memory>"
         "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>")

@@ -7,55 +7,58 @@ import csv
 import io
 import re
 
-from rich.console import Console
-
 from classhelp import make_class
-from grader import classrun, gradebook, labdef, roster
-from grader.progress import ClassProgress
-from grader.render import csvout, feedback, html, summary
-from grader.results import LabRun
+from grader.classroom import gradebook, roster
+from grader.core import labdef
+from grader.reading import batch
+from grader.classroom.progress import ClassProgress
+from grader import render
+from grader.core.results import LabRun
+from grader.render import feedback, html
 
 LAB = labdef.load("lab3")
+
+
+def report(run, emails=None, **how):
+    return render.Report(run, LAB, emails or {}, **how)
 
 
 def class_run(tmp_path, lang="en", emails=True):
     path = make_class(tmp_path, ["right", "clean-running", "untouched"],
                       extra={"zoe": "test+tcp://127.0.0.1:1/x.xml"})
     entries = roster.load(path, LAB.roles).entries
-    results = classrun.grade_class(LAB, entries, lang=lang)
+    results = batch.grade(LAB, entries, lang=lang)
     run = LabRun(lab="lab3", max_score=10, lang=lang, results=results)
     return run, {e.student: (e.email if emails else None) for e in entries}, entries
 
 
 def test_summary_has_a_row_per_student_and_a_column_per_exercise(tmp_path):
     run, _, _ = class_run(tmp_path)
-    console = Console(record=True, width=200, file=io.StringIO())
-    summary.render(run, LAB, console)
-    text = console.export_text()
+    text = render.render("table", report(run, width=200))
     header = next(line for line in text.splitlines() if "snap-offline" in line)
     assert all(ex.id in header for ex in LAB.exercises)
     assert re.search(r"s1-clean-running\s+│\s+0\s+│\s+3\s+│\s+3\s+│\s+2\s+│\s+8", text)
     assert "zoe: unreachable: host A: cannot connect" in text
     assert "3 of 4 graded; mean 6/10" in text
-    assert "s1-clean-running" in summary.text(run, LAB)
+    assert "s1-clean-running" in render.render("text", report(run))
 
 
 def test_moodle_csv_identifier_exercises_total_and_no_grade_for_the_unreachable(tmp_path):
     run, emails, _ = class_run(tmp_path)
-    rows = list(csv.reader(io.StringIO(csvout.render(run, LAB, emails))))
+    rows = list(csv.reader(io.StringIO(render.render("csv", report(run, emails)))))
     assert rows[0] == ["Email address", "lab3 snap-offline", "lab3 snap-live", "lab3 snap-revert",
                        "lab3 snap-external", "lab3 total"]
     assert rows[1] == ["s0-right@example.org", "2", "3", "3", "2", "10"]
     assert rows[2] == ["s1-clean-running@example.org", "0", "3", "3", "2", "8"]
     assert rows[4] == ["zoe@example.org", "", "", "", "", ""]  # empty: Moodle imports no grade
-    no_email = csvout.render(run, LAB, {r.student: None for r in run.results})
+    no_email = render.render("csv", report(run, {r.student: None for r in run.results}))
     assert no_email.splitlines()[0].startswith("Username,") and "\ns0-right," in no_email
 
 
 def test_html_report_is_self_contained_with_pass_rates_histogram_and_feedback(tmp_path):
     run, _, _ = class_run(tmp_path)
     run.results[1].exercises[0].feedback = "<script>alert(1)</script> took it running"
-    page = html.render(run, LAB)
+    page = render.render("html", report(run))
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     svg = base64.b64decode(re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', page).group(1)).decode()
     assert svg.startswith("<svg") and 'width="600"' in svg  # an <img> needs a size to show
@@ -69,7 +72,7 @@ def test_html_report_is_self_contained_with_pass_rates_histogram_and_feedback(tm
     for result in run.results:
         assert f"{result.student}" in page
     assert "zoe" in page and "unreachable" in page
-    spanish = html.render(LabRun("lab3", 10, "es", run.results), LAB)
+    spanish = render.render("html", report(LabRun("lab3", 10, "es", run.results)))
     assert "Aprobados por ejercicio" in spanish and '<html lang="es">' in spanish
     assert "inaccesible" in spanish                      # a status a Spanish reader understands
     assert "<code>lab3-vm</code>" in page and "`lab3-vm`" not in page  # backticks read as code
@@ -79,13 +82,13 @@ def test_feedback_files_hold_nothing_about_other_students(tmp_path):
     run, _, _ = class_run(tmp_path, lang="es")
     others = {r.student for r in run.results}
     for result in run.results:
-        text = feedback.render(result, LAB, "es")
+        text = feedback.student(report(run), result)
         assert result.student in text
         assert not [o for o in others - {result.student} if o in text]
         assert "media" not in text  # no class statistics either
-    graded = feedback.render(run.results[1], LAB, "es")
+    graded = feedback.student(report(run), run.results[1])
     assert "**Nota: 8 / 10**" in graded and "| snap-offline | 0 / 2 |" in graded
-    assert "Sin calificar" in feedback.render(run.results[3], LAB, "es")
+    assert "Sin calificar" in feedback.student(report(run), run.results[3])
 
 
 def test_scores_land_in_the_nbgrader_gradebook_as_an_assignment(tmp_path):

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from grader import courseconf, roster
+from grader.classroom import courseconf, roster
 from grader.cli.main import grade
 from grader.errors import UsageError
 

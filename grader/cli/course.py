@@ -1,13 +1,11 @@
 """`lab course build|check`: render course.md and course.es.md from the bilingual sources in course/."""
 from __future__ import annotations
 
-import sys
-
 import click
 
-from grader import coursetext as course_text
-from grader.cli.main import reports_errors
-from grader.errors import ExitStatus
+from grader.cli.environment import current
+from grader.cli.exits import ExitStatus, handles_errors
+from grader.course import coursetext as course_text
 
 
 @click.group("course")
@@ -16,19 +14,19 @@ def course():
 
 
 @course.command("build")
-@reports_errors
+@handles_errors
 def build():
     """Render course.md (English) and course.es.md (Spanish) from course/*.md."""
     for path in course_text.build():
-        click.echo(str(path))
+        current().out(str(path))
 
 
 @course.command("check")
-@reports_errors
+@handles_errors
 def check():
     """Exit 2 if a source breaks the pairing rule or a rendered file is out of date."""
     stale = course_text.stale()
     if stale:
-        click.echo(f"out of date: {', '.join(stale)}: run `lab course build`", err=True)
-        sys.exit(int(ExitStatus.USAGE))
-    click.echo("course.md and course.es.md are up to date")
+        current().err(f"out of date: {', '.join(stale)}: run `lab course build`")
+        return ExitStatus.USAGE
+    current().out("course.md and course.es.md are up to date")

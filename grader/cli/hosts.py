@@ -3,7 +3,8 @@ import shlex
 
 import click
 
-from grader.cli.main import reports_errors
+from grader.cli.environment import current
+from grader.cli.exits import handles_errors
 
 
 def _table(rows: list[tuple[str, ...]]) -> str:
@@ -37,46 +38,46 @@ def hosts():
 @hosts.command("up")
 @click.argument("names", nargs=-1)
 @click.option("--require-kvm", is_flag=True, help="Fail instead of falling back to TCG.")
-@reports_errors
+@handles_errors
 def up_command(names, require_kvm):
     """Start lab hosts NAMES (default: a b) and the shared storage; idempotent."""
     from grader import labhosts
 
     started = labhosts.up(names or None, require_kvm=require_kvm)
-    click.echo(_render(started, labhosts.services()))
+    current().out(_render(started, labhosts.services()))
     for note in _tcg_notes(started):
-        click.echo(note)
+        current().out(note)
 
 
 @hosts.command("down")
 @click.argument("names", nargs=-1)
 @click.option("--purge", is_flag=True, help="Also delete the hosts' definitions and images.")
-@reports_errors
+@handles_errors
 def down_command(names, purge):
     """Stop lab hosts NAMES, or all of them and the shared storage."""
     from grader import labhosts
 
     labhosts.down(names or None, purge=purge)
-    click.echo(f"stopped: {', '.join(names) if names else 'all lab hosts and shared storage'}")
+    current().out(f"stopped: {', '.join(names) if names else 'all lab hosts and shared storage'}")
 
 
 @hosts.command("list")
-@reports_errors
+@handles_errors
 def list_command():
     """Name, URI, state and KVM/TCG of every lab host, and the shared storage."""
     from grader import labhosts
 
     found = labhosts.status()
-    click.echo(_render(found, labhosts.services()))
+    current().out(_render(found, labhosts.services()))
     for note in _tcg_notes(found):
-        click.echo(note)
+        current().out(note)
 
 
 @hosts.command("env")
-@reports_errors
+@handles_errors
 def env_command():
     """POSIX export lines: eval "$(lab hosts env)" in a shell, or read them in a notebook."""
     from grader import labhosts
 
     for key, value in labhosts.environment().items():
-        click.echo(f"export {key}={shlex.quote(value)}")
+        current().out(f"export {key}={shlex.quote(value)}")

@@ -1,42 +1,84 @@
-"""`lab start LAB` and `lab finish LAB`: prepare or remove a lab's state on the student's host(s)."""
+"""`lab start LAB` and `lab finish LAB`: prepare or remove a lab's state on the student's host(s).
+
+The connections are read-write (said explicitly) and bounded like grading's: a host that never
+answers fails in the connect timeout, one that stops answering is dropped by keepalive, and
+Ctrl-C stops at once. A lab's own start options (lab4's --share) are declared in its lab.toml.
+"""
 from __future__ import annotations
 
 import click
 
-from grader import labdef
-from grader.cli.main import reports_errors
-from grader.hostargs import parse_hosts
-from grader.provision import StartContext, open_readwrite
+from grader.cli.environment import current
+from grader.cli.exits import handles_errors
+from grader.core import labdef
+from grader.core.uris import parse_hosts
+from grader.errors import UsageError
 
-HOST_HELP = "libvirt URI of the host; ROLE=URI for labs with several roles (default $LIBVIRT_DEFAULT_URI)."
+HOST_HELP = ("libvirt URI of the host; ROLE=URI for labs with several roles (default "
+             "$LAB_URI_<ROLE>, for A also $LIBVIRT_DEFAULT_URI).")
+#: Seconds a whole `lab start` may take: domains start in seconds even under TCG inside a VM host.
+PROVISION_TIMEOUT = 600.0
 
 
-def _context(lab_id: str, hosts, options: dict) -> tuple[labdef.Lab, StartContext]:
+def _lab_options(lab, extra: list[str]) -> dict[str, str]:
+    """--NAME VALUE (or --NAME=VALUE) pairs, each one the lab declares in its lab.toml."""
+    declared = {o.name: o for o in lab.start_options}
+    options, args = {}, list(extra)
+    while args:
+        arg = args.pop(0)
+        name, eq, value = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+        if name not in declared:
+            known = ", ".join(f"--{n} {o.metavar}" for n, o in declared.items()) or "none"
+            raise UsageError(f"{arg!r} is not an option of `lab start {lab.id}` (its options: {known})")
+        if not eq:
+            if not args:
+                raise UsageError(f"--{name} needs a value: --{name} {declared[name].metavar}")
+            value = args.pop(0)
+        options[name] = value
+    return options
+
+
+def _run(lab_id: str, hosts, extra, action: str) -> None:
+    from grader.provision import StartContext
+    from grader.reading import connection
+
+    env = current()
     lab = labdef.load(lab_id)
-    uris = parse_hosts(hosts, lab.roles)
-    conns = {role: open_readwrite(uri) for role, uri in uris.items()}
-    return lab, StartContext(lab=lab.id, conns=conns, options={k: v for k, v in options.items() if v})
+    options = _lab_options(lab, extra) if action == "start" else {}
+    if extra and action != "start":
+        raise UsageError(f"`lab finish {lab.id}` takes no options but --host")
+    uris = parse_hosts(hosts, lab.roles, env.env)
+    conns = {}
+    try:
+        for role, uri in uris.items():
+            conns[role] = connection.open_bounded(uri, write=True)
+        ctx = StartContext(lab=lab.id, conns=conns, options=options, env=env.env)
+        step = getattr(lab.module("start"), action)
+        connection.bounded(lambda: step(ctx), PROVISION_TIMEOUT,
+                           f"`lab {action} {lab.id}` did not finish within {PROVISION_TIMEOUT:g} s")
+    finally:
+        for conn in conns.values():
+            connection.close(conn)
+    done = "is ready on" if action == "start" else "removed from"
+    env.out(f"{lab.id} {done} " + ", ".join(f"{r}={u}" for r, u in uris.items()))
 
 
-@click.command("start")
+@click.command("start", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("lab_id", metavar="LAB")
 @click.option("--host", "hosts", multiple=True, metavar="[ROLE=]URI", help=HOST_HELP)
-@click.option("--share", metavar="FORMAT://HOST/PATH",
-              help="Shared export for netfs pools (default from LAB_SHARE_HOST/PATH/FORMAT).")
-@reports_errors
-def start(lab_id, hosts, share):
-    """Prepare LAB's starting state (running it again resets the lab)."""
-    lab, ctx = _context(lab_id, hosts, {"share": share})
-    lab.module("start").start(ctx)
-    click.echo(f"{lab.id} is ready on " + ", ".join(f"{r}={c.getURI()}" for r, c in ctx.conns.items()))
+@click.argument("extra", nargs=-1, type=click.UNPROCESSED)
+@handles_errors
+def start(lab_id, hosts, extra):
+    """Prepare LAB's starting state (running it again resets the lab).
+
+    A lab may take options of its own, e.g. `lab start lab4 --share FORMAT://HOST/PATH`."""
+    _run(lab_id, hosts, extra, "start")
 
 
 @click.command("finish")
 @click.argument("lab_id", metavar="LAB")
 @click.option("--host", "hosts", multiple=True, metavar="[ROLE=]URI", help=HOST_HELP)
-@reports_errors
+@handles_errors
 def finish(lab_id, hosts):
     """Remove what LAB created (domains, volumes, pools)."""
-    lab, ctx = _context(lab_id, hosts, {})
-    lab.module("start").finish(ctx)
-    click.echo(f"{lab.id} removed from " + ", ".join(f"{r}={c.getURI()}" for r, c in ctx.conns.items()))
+    _run(lab_id, hosts, (), "finish")

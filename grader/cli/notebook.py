@@ -1,6 +1,6 @@
 """`lab notebook LAB --lang es`: the single-language copy of a lab's bilingual notebook.
 
-Notebooks are written once with both languages (grader.bilingual); a student who wants to read
+Notebooks are written once with both languages (grader.course.bilingual); a student who wants to read
 only one gets this copy. Without --source it starts from the instructor's notebook
 (notebooks/LAB/LAB.ipynb) and removes the solutions with nbgrader's own steps; with --source it
 converts a notebook already made for students (nbgrader's release/LAB/LAB.ipynb, or the copy a
@@ -12,10 +12,12 @@ from pathlib import Path
 
 import click
 
-from grader import ROOT, labdef
-from grader.cli.main import reports_errors
+from grader import ROOT
+from grader.cli.environment import current
+from grader.cli.exits import handles_errors
+from grader.core import labdef
+from grader.core.i18n import LANGUAGES, check_language
 from grader.errors import UsageError
-from grader.i18n import LANGUAGES, check_language
 
 
 @click.command("notebook")
@@ -27,14 +29,15 @@ from grader.i18n import LANGUAGES, check_language
                    "instructor's notebook, with its solutions removed.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for LAB.ipynb (default: build/LANG/LAB).")
-@reports_errors
+@handles_errors
 def notebook(lab_id, lang, source, out_dir):
     """Write the student copy of LAB's notebook in one language."""
     import nbformat  # imported here: it costs ~1 s, which every `grade` would pay at start-up
 
-    from grader.bilingual import single_language
+    from grader.course.bilingual import single_language
 
-    lang = check_language(lang)
+    env = current()
+    lang = check_language(lang, env.env)
     if source is None:
         source = ROOT / "notebooks" / lab_id / f"{lab_id}.ipynb"
         if not source.is_file():
@@ -44,10 +47,10 @@ def notebook(lab_id, lang, source, out_dir):
     instructors = ROOT / "notebooks"
     nb = nbformat.read(source, as_version=4)
     copy = single_language(nb, lang, clear_solutions=source.resolve().is_relative_to(instructors))
-    out_dir = out_dir or Path("build") / lang / lab_id
+    out_dir = out_dir or env.cwd / "build" / lang / lab_id
     target = out_dir / f"{lab_id}.ipynb"
     if target.resolve().is_relative_to(instructors):
         raise UsageError(f"{target} is inside notebooks/, the bilingual source: give another --out folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(copy, target)
-    click.echo(str(target))
+    env.out(str(target))

@@ -17,6 +17,7 @@ from pathlib import Path
 from grader.errors import EnvironmentProblem
 from grader.labhosts import procs
 from grader.labhosts.config import DEFAULT_HOME, Settings
+from grader.reading.connection import Limits
 
 #: libvirt's compiled-in directories, and the host directory bound over each.
 BINDS = (
@@ -28,6 +29,8 @@ BINDS = (
 )
 
 START_TIMEOUT = 90.0  # the first start probes QEMU's capabilities (a few seconds under TCG)
+#: Our own daemons on loopback answer in milliseconds; a probe that waits longer gives up.
+ANSWER_LIMITS = Limits(timeout=30.0, connect_timeout=30.0)
 
 # Runs inside the new namespace: drop mounts inherited from the parent under libvirt's paths (a
 # netfs pool another libvirtd mounted would make ours look mounted), bind the host's
@@ -201,14 +204,14 @@ def _wait_ready(settings: Settings, name: str, log: Path) -> None:
 
 
 def _answers(uri: str) -> bool:
-    from grader.labhosts.connection import connect
+    from grader.reading import connection
 
     try:
-        conn = connect(uri)
+        conn = connection.open_bounded(uri, ANSWER_LIMITS, write=True)
         try:
             conn.getCapabilities()  # waits for the QEMU driver to finish its probing
         finally:
-            conn.close()
+            connection.close(conn)
         return True
     except Exception:
         return False

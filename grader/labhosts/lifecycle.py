@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from grader.errors import EnvironmentProblem, UsageError
 from grader.labhosts import daemons, gluster, iscsi, kvm, preflight
 from grader.labhosts.config import DEFAULT_NAMES, Settings, validate_name
-from grader.labhosts.connection import connect
 from grader.labhosts.daemons import Host
+from grader.reading import connection
 
 
 @dataclass(frozen=True)
@@ -141,11 +141,11 @@ def status(settings: Settings | None = None, names=None) -> list[Host]:
         if daemons.is_up(settings, name):
             state = "up"
             try:
-                conn = connect(settings.uri(name))
+                conn = connection.open_bounded(settings.uri(name), daemons.ANSWER_LIMITS, write=True)
                 try:
                     accel = kvm.accel_name(kvm.domain_type(conn))
                 finally:
-                    conn.close()
+                    connection.close(conn)
             except Exception:
                 state = "not answering"
         result.append(Host(name, settings.uri(name), settings.port(name), state, accel))

@@ -1,1 +1,84 @@
-"""Renderers: a LabRun in, text out. No libvirt, no grading logic."""
+"""Renderers: a graded run in, text out. No libvirt, no grading logic, one interface.
+
+Every output format is a `Renderer` registered once below: `grade --format NAME` prints
+`render(report)`, and a class run writes every renderer's `files(report)` into its run
+directory. Adding a format means adding a module with a RENDERER and one line in REGISTRY.
+
+Everything a host sent (names, paths, libvirt's errors) reaches a renderer as data: each one
+escapes its own markup (rich, Markdown, HTML, spreadsheet formulas) and makes control characters
+visible (grader.core.text), so no student can write into the instructor's terminal or report.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Mapping
+
+from grader.core.labdef import Lab
+from grader.core.results import LabRun
+
+
+@dataclass(frozen=True)
+class Report:
+    """What every renderer reads: the graded run, its lab, and how it will be shown."""
+
+    run: LabRun
+    lab: Lab
+    emails: Mapping[str, str | None] = field(default_factory=dict)
+    single: bool = False       # one student graded on the spot (grade --host): the detailed table
+    terminal: bool = False     # shown on a terminal: colour allowed
+    width: int = 100           # columns for the terminal table when not on a terminal
+
+    def t(self, key: str, **params) -> str:
+        """A user-interface string from the catalogs, in the run's language."""
+        return self.lab.catalog.text(key, self.run.lang, **params)
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """One output format: `render` is what --format NAME prints; `archive` names the file a run
+    directory keeps it in, or `files` yields several (one feedback file per student)."""
+
+    name: str
+    render: Callable[[Report], str]
+    archive: str | None = None
+    files: Callable[[Report], Iterator[tuple[str, str]]] | None = None
+
+    def outputs(self, report: Report) -> Iterator[tuple[str, str]]:
+        if self.files is not None:
+            yield from self.files(report)
+        elif self.archive is not None:
+            yield self.archive, self.render(report)
+
+
+#: Every format: name -> (the module that holds its RENDERER, offered by --format). Modules are
+#: imported when first used, so `grade` starts without jinja2 or rich it does not need.
+REGISTRY = {
+    "table": ("grader.render.table", True),
+    "json": ("grader.render.jsonout", True),
+    "csv": ("grader.render.csvout", True),
+    "html": ("grader.render.html", True),
+    "text": ("grader.render.text", False),
+    "feedback": ("grader.render.feedback", False),
+}
+
+#: What --format offers.
+FORMATS = [name for name, (_, stdout) in REGISTRY.items() if stdout]
+
+_loaded: dict[str, Renderer] = {}
+
+
+def get(name: str) -> Renderer:
+    if name not in _loaded:
+        _loaded[name] = importlib.import_module(REGISTRY[name][0]).RENDERER
+    return _loaded[name]
+
+
+def render(name: str, report: Report) -> str:
+    return get(name).render(report)
+
+
+def archive(report: Report) -> Iterator[tuple[str, str]]:
+    """Every file of every renderer, as (path inside the run directory, text)."""
+    for name in REGISTRY:
+        yield from get(name).outputs(report)

@@ -1,4 +1,4 @@
-"""Gradebook CSV for Moodle's "Import grades from CSV file".
+"""Gradebook CSV for Moodle's "Import grades from CSV file" (grades.csv, --format csv).
 
 Moodle's CSV import (docs.moodle.org, Grade import) reads a header row, then one row per student;
 in its preview the instructor maps one identifier column to a user field ("Email address" to
@@ -8,29 +8,40 @@ Scores use a decimal point; a student who was not graded gets empty cells, which
 skips, instead of a 0 that would look like a grade.
 
 The identifier is the email when every student in the roster has one, else the student id.
+A cell that a spreadsheet would run as a formula (starting with = + - @, tab or CR) gets a
+leading apostrophe, as OWASP's CSV-injection advice says.
 """
 from __future__ import annotations
 
 import csv
 import io
 
-from grader.labdef import Lab
-from grader.results import GRADED, LabRun, number
+from grader.core.results import GRADED, number
+from grader.core.text import printable
+from grader.render import Renderer, Report
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def identifier_header(emails: dict[str, str | None]) -> str:
+def identifier_header(emails) -> str:
     return "Email address" if emails and all(emails.values()) else "Username"
 
 
-def render(run: LabRun, lab: Lab, emails: dict[str, str | None] | None = None) -> str:
-    """`emails` maps student -> email (None when unknown)."""
-    emails = emails if emails is not None else {r.student: None for r in run.results}
+def cell(value) -> str:
+    """A text cell that no spreadsheet runs as a formula and no terminal obeys."""
+    text = printable(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def render(report: Report) -> str:
+    run, lab = report.run, report.lab
+    emails = report.emails if report.emails else {r.student: None for r in run.results}
     by_email = identifier_header({r.student: emails.get(r.student) for r in run.results})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([by_email] + [f"{lab.id} {ex.id}" for ex in lab.exercises] + [f"{lab.id} total"])
     for result in run.results:
-        ident = emails.get(result.student) if by_email == "Email address" else result.student
+        ident = cell(emails.get(result.student) if by_email == "Email address" else result.student)
         if result.status != GRADED:
             writer.writerow([ident] + [""] * (len(lab.exercises) + 1))
             continue
@@ -41,3 +52,6 @@ def render(run: LabRun, lab: Lab, emails: dict[str, str | None] | None = None) -
 
 def _fmt(value) -> str:
     return "" if value is None else str(number(value))
+
+
+RENDERER = Renderer("csv", render, archive="grades.csv")

@@ -1,51 +1,20 @@
 """The HTML class report: one self-contained file that opens from disk in any browser.
 
 Everything is inline (styles, and the score histogram as a base64 SVG image), so the file
-can be mailed or archived alone. Autoescaping is on: feedback and student names are
-text, never markup.
+can be mailed or archived alone. Autoescaping is on and every value is made printable first:
+feedback and student names are text, never markup.
 """
 from __future__ import annotations
 
 import base64
-import re
 from html import escape
 
-import jinja2
-from markupsafe import Markup
-
-from grader import ROOT
-from grader.labdef import Lab
-from grader.results import GRADED, LabRun, number
-
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT / "templates"),
-                          autoescape=True, undefined=jinja2.StrictUndefined,
-                          trim_blocks=True, lstrip_blocks=True)
+from grader import templating
+from grader.core.results import GRADED, LabRun, number
+from grader.render import Renderer, Report
 
 
-def inline_code(text: str) -> Markup:
-    """Escaped text whose `backticked` words (commands, names) show as code, as in the notebooks."""
-    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
-
-
-_env.filters["code"] = inline_code
-
-TEXT = {
-    "en": {"title": "Class report", "graded": "graded", "unreachable": "not graded", "mean": "mean",
-           "pass_rate": "Pass rate per exercise", "exercise": "Exercise", "points": "Points",
-           "full": "full marks", "some": "partial", "histogram": "Scores", "students": "Students",
-           "student": "Student", "total": "Total", "status": "Status", "feedback": "Feedback",
-           "hosts": "Hosts", "students_axis": "students", "score_axis": "score",
-           "status_unreachable": "unreachable", "status_error": "error"},
-    "es": {"title": "Informe de la clase", "graded": "calificados", "unreachable": "sin calificar",
-           "mean": "media", "pass_rate": "Aprobados por ejercicio", "exercise": "Ejercicio",
-           "points": "Puntos", "full": "nota completa", "some": "parcial", "histogram": "Notas",
-           "students": "Estudiantes", "student": "Estudiante", "total": "Total", "status": "Estado",
-           "feedback": "Comentarios", "hosts": "Hosts", "students_axis": "estudiantes",
-           "score_axis": "nota", "status_unreachable": "inaccesible", "status_error": "error"},
-}
-
-
-def pass_rates(run: LabRun, lab: Lab) -> list[dict]:
+def pass_rates(run: LabRun, lab) -> list[dict]:
     """Per exercise, among graded students: the share with full marks and with some marks."""
     graded = [r for r in run.results if r.status == GRADED]
     rows = []
@@ -87,19 +56,23 @@ def histogram_svg(scores: list[float], max_score: int, labels: dict) -> str:
                      f'<text x="{x + slot / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{score}</text>')
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#333"/>'
                  f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">'
-                 f'{escape(labels["score_axis"])}</text>'
+                 f'{escape(labels["score"])}</text>'
                  f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
-                 f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">{escape(labels["students_axis"])}</text>'
+                 f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">{escape(labels["students"])}</text>'
                  '</svg>')
     return base64.b64encode("".join(parts).encode()).decode()
 
 
-def render(run: LabRun, lab: Lab) -> str:
-    labels = TEXT[run.lang]
+def render(report: Report) -> str:
+    run, lab = report.run, report.lab
     graded = [r for r in run.results if r.status == GRADED]
     mean = number(sum(r.score for r in graded) / len(graded)) if graded else None
-    return _env.get_template("report.html.j2").render(
-        run=run, lab=lab, t=labels, lang=run.lang, title=lab.title.get(run.lang, lab.id),
+    axes = {"score": report.t("ui-axis-score"), "students": report.t("ui-axis-students")}
+    return templating.render(
+        "report.html.j2", run=run, lab=lab, t=report.t, lang=run.lang, title=lab.title.get(run.lang, lab.id),
         graded=len(graded), not_graded=len(run.results) - len(graded), mean=mean,
         rates=pass_rates(run, lab), number=number,
-        histogram=histogram_svg([r.score for r in graded], lab.max_score, labels) if graded else None)
+        histogram=histogram_svg([r.score for r in graded], lab.max_score, axes) if graded else None)
+
+
+RENDERER = Renderer("html", render, archive="report.html")

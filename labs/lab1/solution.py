@@ -17,10 +17,7 @@ import libvirt
 
 from grader.errors import UsageError
 
-DIR, DIR_PATH = "lab1-dir", "/var/lib/libvirt/lab1-dir"
-SHARED, SHARED_PATH = "lab1-shared", "/var/lib/libvirt/lab1-shared"
-ISCSI = "lab1-iscsi"
-VOLUME = "lab1-disk.qcow2"
+from labs.lab1.names import DIR, DIR_PATH, ISCSI, SHARED, SHARED_PATH, VOLUME
 
 
 def dir_pool_xml() -> str:

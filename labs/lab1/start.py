@@ -7,10 +7,8 @@ is a `lab1-dir` that a student pointed somewhere else (it might be the host's im
 import libvirt
 
 from grader import provision
-from grader.xmlmodel import PoolXml
-
-DIR, DIR_PATH = "lab1-dir", "/var/lib/libvirt/lab1-dir"
-POOLS = (DIR, "lab1-shared", "lab1-iscsi")
+from grader.core.xmlmodel import PoolXml
+from labs.lab1.names import DIR_PATH, POOLS
 
 
 def start(ctx) -> None:

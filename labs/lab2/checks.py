@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import posixpath
 
-from grader.checks import Verdict, check, failed, passed, size
-from grader.evidence import Evidence, PoolEvidence, VolumeEvidence
-
-POOL = "lab2"
-GiB = 2**30
-RAW, THIN, CONVERTED, OVERLAY, HUGE = (
-    "disk-raw.img", "disk-thin.qcow2", "disk-converted.qcow2", "disk-overlay.qcow2", "disk-huge.qcow2")
+from grader.core.checks import check, fail, passed, size
+from grader.core.evidence import Evidence, PoolEvidence, VolumeEvidence
+from labs.lab2.names import (CONVERTED, HUGE, OVERLAY, POOL, RAW, RAW_CAPACITY, THIN,
+                             THIN_CAPACITY)
 
 #: How each volume is made, for the feedback when it is missing (commands read the same in any language).
 HOW_TO_CREATE = {
@@ -35,122 +32,99 @@ def percent(part: int | None, whole: int | None) -> str:
     return f"{100 * (part or 0) / whole:.1f} %" if whole else "?"
 
 
-def _pool(ev: Evidence) -> tuple[PoolEvidence | None, Verdict | None]:
+def _pool(ev: Evidence) -> PoolEvidence:
     pool = ev.host().pool(POOL)
     if pool is None:
-        return None, failed("pool-missing")
+        fail("pool-missing")
     if not pool.active:
-        return None, failed("pool-inactive")
-    return pool, None
+        fail("pool-inactive")
+    return pool
 
 
-def _volume(ev: Evidence, name: str) -> tuple[PoolEvidence | None, VolumeEvidence | None, Verdict | None]:
-    """The volume as pool `lab2` lists it, or the verdict that says why it is not there."""
-    pool, verdict = _pool(ev)
-    if verdict:
-        return None, None, verdict
+def _volume(ev: Evidence, name: str) -> tuple[PoolEvidence, VolumeEvidence]:
+    """The volume as pool `lab2` lists it; fails the check when it is not there."""
+    pool = _pool(ev)
     vol = pool.volumes.get(name)
     if vol is None:
-        return pool, None, failed("vol-missing", volume=name, create=HOW_TO_CREATE[name])
-    return pool, vol, None
+        fail("vol-missing", volume=name, create=HOW_TO_CREATE[name])
+    return pool, vol
 
 
-def _format(vol: VolumeEvidence, wanted: str) -> Verdict | None:
-    """Failing verdict when libvirt's probed format is not `wanted` (whatever the name says)."""
+def _format(vol: VolumeEvidence, wanted: str) -> None:
+    """Fails when libvirt's probed format is not `wanted` (whatever the name says)."""
     fmt = vol.view.format or "unknown"
     if fmt != wanted:
-        return failed("wrong-format", volume=vol.name, format=fmt, wanted=wanted)
-    return None
+        fail("wrong-format", volume=vol.name, format=fmt, wanted=wanted)
 
 
-def _capacity(vol: VolumeEvidence, wanted: int) -> Verdict | None:
+def _capacity(vol: VolumeEvidence, wanted: int) -> None:
     if vol.view.capacity != wanted:
-        return failed("wrong-capacity", volume=vol.name, capacity=size(vol.view.capacity),
-                      bytes=vol.view.capacity, wanted=size(wanted), wanted_bytes=wanted)
-    return None
+        fail("wrong-capacity", volume=vol.name, capacity=size(vol.view.capacity),
+             bytes=vol.view.capacity, wanted=size(wanted), wanted_bytes=wanted)
 
 
 @check("vol-raw")
 def vol_raw(ev: Evidence):
-    _, vol, verdict = _volume(ev, RAW)
-    if verdict:
-        return verdict
-    verdict = _format(vol, "raw") or _capacity(vol, GiB)
-    if verdict:
-        return verdict
+    _, vol = _volume(ev, RAW)
+    _format(vol, "raw")
+    _capacity(vol, RAW_CAPACITY)
     allocation, capacity = vol.view.allocation or 0, vol.view.capacity
     if allocation < RAW_MIN_ALLOCATED * capacity:
-        return failed("raw-sparse", allocation=size(allocation), capacity=size(capacity),
-                      percent=percent(allocation, capacity))
+        fail("raw-sparse", allocation=size(allocation), capacity=size(capacity),
+             percent=percent(allocation, capacity))
     return passed("raw-ok", allocation=size(allocation))
 
 
 @check("vol-qcow2")
 def vol_qcow2(ev: Evidence):
-    _, vol, verdict = _volume(ev, THIN)
-    if verdict:
-        return verdict
-    verdict = _format(vol, "qcow2") or _capacity(vol, 10 * GiB)
-    if verdict:
-        return verdict
+    _, vol = _volume(ev, THIN)
+    _format(vol, "qcow2")
+    _capacity(vol, THIN_CAPACITY)
     allocation, capacity = vol.view.allocation or 0, vol.view.capacity
     if allocation > THIN_MAX_ALLOCATED * capacity:
-        return failed("qcow2-not-thin", allocation=size(allocation), capacity=size(capacity),
-                      percent=percent(allocation, capacity))
+        fail("qcow2-not-thin", allocation=size(allocation), capacity=size(capacity),
+             percent=percent(allocation, capacity))
     return passed("qcow2-ok", allocation=size(allocation), percent=percent(allocation, capacity))
 
 
 @check("vol-convert")
 def vol_convert(ev: Evidence):
-    pool, vol, verdict = _volume(ev, CONVERTED)
-    if verdict:
-        return verdict
-    verdict = _format(vol, "qcow2")
-    if verdict:
-        return verdict
+    pool, vol = _volume(ev, CONVERTED)
+    _format(vol, "qcow2")
     raw = pool.volumes.get(RAW)
     if raw is None:
-        return failed("convert-no-raw")
+        fail("convert-no-raw")
     if vol.view.capacity != raw.view.capacity:
-        return failed("convert-wrong-capacity", capacity=size(vol.view.capacity),
-                      raw=size(raw.view.capacity))
+        fail("convert-wrong-capacity", capacity=size(vol.view.capacity), raw=size(raw.view.capacity))
     allocation, capacity = vol.view.allocation or 0, vol.view.capacity
     if allocation > CONVERTED_MAX_ALLOCATED * capacity:
-        return failed("convert-not-thin", allocation=size(allocation), capacity=size(capacity),
-                      percent=percent(allocation, capacity))
+        fail("convert-not-thin", allocation=size(allocation), capacity=size(capacity),
+             percent=percent(allocation, capacity))
     return passed("convert-ok", allocation=size(allocation), raw=size(raw.view.allocation))
 
 
 @check("vol-overlay")
 def vol_overlay(ev: Evidence):
-    pool, vol, verdict = _volume(ev, OVERLAY)
-    if verdict:
-        return verdict
-    verdict = _format(vol, "qcow2")
-    if verdict:
-        return verdict
+    pool, vol = _volume(ev, OVERLAY)
+    _format(vol, "qcow2")
     backing = vol.view.backing_path
     if not backing:
-        return failed("overlay-no-backing")
+        fail("overlay-no-backing")
     expected = posixpath.join(pool.view.target_path or "", THIN)
     if posixpath.normpath(backing) != posixpath.normpath(expected):
-        return failed("overlay-wrong-backing", backing=backing, expected=expected)
+        fail("overlay-wrong-backing", backing=backing, expected=expected)
     if vol.view.backing_format != "qcow2":
-        return failed("overlay-wrong-backing-format", format=vol.view.backing_format or "none")
+        fail("overlay-wrong-backing-format", format=vol.view.backing_format or "none")
     return passed("overlay-ok", backing=backing, allocation=size(vol.view.allocation))
 
 
 @check("vol-overcommit")
 def vol_overcommit(ev: Evidence):
-    pool, vol, verdict = _volume(ev, HUGE)
-    if verdict:
-        return verdict
-    verdict = _format(vol, "qcow2")
-    if verdict:
-        return verdict
+    pool, vol = _volume(ev, HUGE)
+    _format(vol, "qcow2")
     promised = sum(v.view.capacity or 0 for v in pool.volumes.values())
     capacity = pool.view.capacity or 0
     if promised <= capacity:
-        return failed("not-overcommitted", promised=size(promised), pool=size(capacity))
+        fail("not-overcommitted", promised=size(promised), pool=size(capacity))
     used = sum(v.view.allocation or 0 for v in pool.volumes.values())
     return passed("overcommit-ok", promised=size(promised), pool=size(capacity), used=size(used))

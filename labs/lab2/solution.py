@@ -12,8 +12,8 @@ import sys
 
 import libvirt
 
-POOL = "lab2"
-GiB = 2**30
+from labs.lab2.names import (CONVERTED, HUGE, OVERLAY, POOL, RAW, RAW_CAPACITY, THIN,
+                             THIN_CAPACITY)
 
 
 def volume_xml(name: str, fmt: str, capacity: int, allocation: int = 0,
@@ -40,14 +40,12 @@ def solve(uri: str | None = None) -> None:
     try:
         pool = conn.storagePoolLookupByName(POOL)
         pool.refresh(0)
-        raw = ensure_volume(pool, "disk-raw.img", volume_xml("disk-raw.img", "raw", GiB, GiB))
-        thin = ensure_volume(pool, "disk-thin.qcow2", volume_xml("disk-thin.qcow2", "qcow2", 10 * GiB))
-        ensure_volume(pool, "disk-converted.qcow2",
-                      volume_xml("disk-converted.qcow2", "qcow2", raw.info()[1]), source=raw)
-        ensure_volume(pool, "disk-overlay.qcow2",
-                      volume_xml("disk-overlay.qcow2", "qcow2", 10 * GiB, backing=thin.path()))
+        raw = ensure_volume(pool, RAW, volume_xml(RAW, "raw", RAW_CAPACITY, RAW_CAPACITY))
+        thin = ensure_volume(pool, THIN, volume_xml(THIN, "qcow2", THIN_CAPACITY))
+        ensure_volume(pool, CONVERTED, volume_xml(CONVERTED, "qcow2", raw.info()[1]), source=raw)
+        ensure_volume(pool, OVERLAY, volume_xml(OVERLAY, "qcow2", THIN_CAPACITY, backing=thin.path()))
         pool_capacity = pool.info()[1]
-        ensure_volume(pool, "disk-huge.qcow2", volume_xml("disk-huge.qcow2", "qcow2", 2 * pool_capacity))
+        ensure_volume(pool, HUGE, volume_xml(HUGE, "qcow2", 2 * pool_capacity))
     finally:
         conn.close()
 

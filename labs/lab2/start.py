@@ -1,7 +1,6 @@
 """lab2's starting state: an empty, active directory pool `lab2` (starting again empties it)."""
 from grader import provision
-
-POOL, POOL_PATH = "lab2", "/var/lib/libvirt/lab2"
+from labs.lab2.names import POOL, POOL_PATH
 
 
 def start(ctx) -> None:

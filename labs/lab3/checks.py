@@ -7,90 +7,79 @@ partial credit in lab3), and the feedback says which one.
 """
 from __future__ import annotations
 
-from grader.checks import check, failed, passed, prepared_domain
-from grader.evidence import Evidence
-
-VM, RAW = "lab3-vm", "lab3-raw"
+from grader.core.checks import check, fail, passed, prepared_domain
+from grader.core.evidence import Evidence
+from labs.lab3.names import BRANCH, CLEAN, EXTERNAL, LIVE, RAW, RAW_VOLUME, VM
 
 
 def _snapshot(ev: Evidence, domain: str, name: str, missing: str = "snapshot-missing"):
-    dom, verdict = prepared_domain(ev, domain)
-    if verdict:
-        return dom, None, verdict
+    """The prepared domain and its snapshot `name`; fails the check when either is missing."""
+    dom = prepared_domain(ev, domain)
     snap = dom.snapshots.get(name)
     if snap is None:
-        return dom, None, failed(missing, snapshot=name, domain=domain)
-    return dom, snap, None
+        fail(missing, snapshot=name, domain=domain)
+    return dom, snap
 
 
 @check("snap-offline")
 def snap_offline(ev: Evidence):
-    dom, snap, verdict = _snapshot(ev, VM, "clean")
-    if verdict:
-        return verdict
+    _, snap = _snapshot(ev, VM, CLEAN)
     view = snap.view
     if view.state != "shutoff":
-        return failed("clean-not-shutoff", state=view.state)
+        fail("clean-not-shutoff", state=view.state)
     kinds = {d.snapshot for d in view.disks if d.snapshot != "no"}
     if kinds != {"internal"}:
-        return failed("clean-not-internal", kinds=", ".join(sorted(k or "?" for k in kinds)) or "none")
+        fail("clean-not-internal", kinds=", ".join(sorted(k or "?" for k in kinds)) or "none")
     return passed("clean-ok")
 
 
 @check("snap-live")
 def snap_live(ev: Evidence):
-    dom, snap, verdict = _snapshot(ev, VM, "live-1")
-    if verdict:
-        return verdict
+    _, snap = _snapshot(ev, VM, LIVE)
     view = snap.view
     if view.state == "disk-snapshot" or view.memory in (None, "no"):
-        return failed("live-no-memory", state=view.state)
+        fail("live-no-memory", state=view.state)
     if view.state != "running":
-        return failed("live-not-running", state=view.state)
+        fail("live-not-running", state=view.state)
     if view.memory != "internal":
-        return failed("live-memory-external", memory=view.memory)
-    if view.parent != "clean":
-        return failed("live-wrong-parent", parent=view.parent or "none")
+        fail("live-memory-external", memory=view.memory)
+    if view.parent != CLEAN:
+        fail("live-wrong-parent", parent=view.parent or "none")
     return passed("live-ok")
 
 
 @check("snap-revert")
 def snap_revert(ev: Evidence):
-    dom, snap, verdict = _snapshot(ev, VM, "branch-b")
-    if verdict:
-        return verdict
+    dom, snap = _snapshot(ev, VM, BRANCH)
     parent = snap.view.parent
-    if parent == "live-1":
-        return failed("revert-skipped")
-    if parent != "clean":
-        return failed("branch-wrong-parent", parent=parent or "none")
-    children = dom.children("clean")
+    if parent == LIVE:
+        fail("revert-skipped")
+    if parent != CLEAN:
+        fail("branch-wrong-parent", parent=parent or "none")
+    children = dom.children(CLEAN)
     if len(children) < 2:
-        return failed("clean-one-child", children=", ".join(children))
-    if dom.current_snapshot != "branch-b":
-        return failed("branch-not-current", current=dom.current_snapshot or "none")
+        fail("clean-one-child", children=", ".join(children))
+    if dom.current_snapshot != BRANCH:
+        fail("branch-not-current", current=dom.current_snapshot or "none")
     return passed("revert-ok")
 
 
 @check("snap-external")
 def snap_external(ev: Evidence):
-    dom, snap, verdict = _snapshot(ev, RAW, "ext-1", missing="ext-missing")
-    if verdict:
-        return verdict
+    dom, snap = _snapshot(ev, RAW, EXTERNAL, missing="ext-missing")
     disks = [d for d in snap.view.disks if d.snapshot not in (None, "no")]
     external = [d for d in disks if d.snapshot == "external"]
     if not external:
-        return failed("ext-not-external")
+        fail("ext-not-external")
     overlay = external[0]
     if overlay.driver_type not in (None, "qcow2"):
-        return failed("ext-not-qcow2", format=overlay.driver_type)
+        fail("ext-not-qcow2", format=overlay.driver_type)
     current = next((d for d in dom.view.file_disks if d.target == overlay.name), None)
     if current is None or current.path != overlay.file:
-        return failed("ext-disk-not-overlay", overlay=overlay.file or "?",
-                      disk=current.path if current else "none")
+        fail("ext-disk-not-overlay", overlay=overlay.file or "?", disk=current.path if current else "none")
     backing = _backing_of(ev, dom, snap, overlay)
-    if not backing or not backing.endswith("/lab3-raw.img"):
-        return failed("ext-wrong-backing", backing=backing or "none")
+    if not backing or not backing.endswith("/" + RAW_VOLUME):
+        fail("ext-wrong-backing", backing=backing or "none")
     return passed("ext-ok", overlay=overlay.file)
 
 

@@ -11,7 +11,7 @@ import sys
 
 import libvirt
 
-VM, RAW = "lab3-vm", "lab3-raw"
+from labs.lab3.names import BRANCH, CLEAN, EXTERNAL, LIVE, RAW, VM
 
 #: An external, disk-only snapshot of vda; libvirt names the qcow2 overlay after the image.
 EXTERNAL_XML = ("<domainsnapshot><name>{name}</name>"
@@ -30,36 +30,36 @@ def has_snapshot(dom, name: str) -> bool:
 
 def take_clean(dom) -> None:
     """snap-offline: `clean` with the domain shut off (disk only, internal to the qcow2)."""
-    if has_snapshot(dom, "clean"):
+    if has_snapshot(dom, CLEAN):
         return
     if dom.isActive():
         dom.destroy()
-    dom.snapshotCreateXML(snapshot_xml("clean"), 0)
+    dom.snapshotCreateXML(snapshot_xml(CLEAN), 0)
 
 
 def take_live(dom) -> None:
     """snap-live: start the domain, then `live-1` with its memory (internal, child of clean)."""
-    if has_snapshot(dom, "live-1"):
+    if has_snapshot(dom, LIVE):
         return
     if not dom.isActive():
         dom.create()
-    dom.snapshotCreateXML(snapshot_xml("live-1"), 0)
+    dom.snapshotCreateXML(snapshot_xml(LIVE), 0)
 
 
 def revert_and_branch(dom) -> None:
     """snap-revert: go back to `clean` (which stops the domain), then take `branch-b`."""
-    if has_snapshot(dom, "branch-b"):
-        dom.snapshotLookupByName("branch-b", 0).delete(0)
-    dom.revertToSnapshot(dom.snapshotLookupByName("clean", 0), 0)
-    dom.snapshotCreateXML(snapshot_xml("branch-b"), 0)
+    if has_snapshot(dom, BRANCH):
+        dom.snapshotLookupByName(BRANCH, 0).delete(0)
+    dom.revertToSnapshot(dom.snapshotLookupByName(CLEAN, 0), 0)
+    dom.snapshotCreateXML(snapshot_xml(BRANCH), 0)
 
 
 def take_external(dom) -> None:
     """snap-external: a raw image has no internal snapshots, so a qcow2 overlay goes on top."""
-    if has_snapshot(dom, "ext-1"):
+    if has_snapshot(dom, EXTERNAL):
         return
     flags = libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY | libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC
-    dom.snapshotCreateXML(EXTERNAL_XML.format(name="ext-1"), flags)
+    dom.snapshotCreateXML(EXTERNAL_XML.format(name=EXTERNAL), flags)
 
 
 def solve(uri: str | None = None) -> None:

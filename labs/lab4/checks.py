@@ -8,26 +8,22 @@ libvirtd restarts, so they can explain a missing marker but never replace it.
 """
 from __future__ import annotations
 
-from grader.checks import Verdict, check, failed, lab_nonce, passed, prepared_domain
-from grader.evidence import DomainEvidence, Evidence, HostEvidence
-from grader.i18n import Message
+from grader.core.checks import Verdict, check, fail, lab_nonce, partial, passed, prepared_domain
+from grader.core.evidence import DomainEvidence, Evidence, HostEvidence
+from grader.core.i18n import Message
 from labs.lab4.names import (COLD, COLD_CAPACITY, LIVE, SHARED_PATH, SHARED_POOL,
                              SHARED_POOL_TYPES)
+from labs.lab4.views import live_nonce
 
 #: libvirt's VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN, as the job statistics report it.
 OPERATION_MIGRATION_IN = 4
 
 
-def _verdict(fraction: float, *messages: Message) -> Verdict:
-    return Verdict(fraction, tuple(messages))
-
-
-def _same_host(ev: Evidence) -> Verdict | None:
+def _not_same_host(ev: Evidence) -> None:
     """A and B given as one host: nothing can have moved (libvirt refuses it, too)."""
     a, b = ev.host("A").host_uuid, ev.host("B").host_uuid
     if a and a == b:
-        return failed("same-host", uri=ev.host("B").uri)
-    return None
+        fail("same-host", uri=ev.host("B").uri)
 
 
 def _kept_on_a(ev: Evidence, name: str, moved: DomainEvidence) -> DomainEvidence | None:
@@ -42,46 +38,38 @@ def _kept_on_a(ev: Evidence, name: str, moved: DomainEvidence) -> DomainEvidence
 
 @check("cold-migrate")
 def cold_migrate(ev: Evidence) -> Verdict:
-    verdict = _same_host(ev)
-    if verdict:
-        return verdict
+    _not_same_host(ev)
     a, b = ev.host("A"), ev.host("B")
     if b.domain(COLD) is None and a.domain(COLD) is not None:
-        return failed("cold-not-on-b")
-    dom, verdict = prepared_domain(ev, COLD, role="B")
-    if verdict:
-        return verdict
+        fail("cold-not-on-b")
+    dom = prepared_domain(ev, COLD, role="B")
     left = a.domain(COLD)
     if left is not None and (left.uuid, lab_nonce(left)) != (dom.uuid, lab_nonce(dom)):
-        return failed("cold-not-the-same", uuid_a=left.uuid, uuid_b=dom.uuid)
+        fail("cold-not-the-same", uuid_a=left.uuid, uuid_b=dom.uuid)
     if not dom.persistent:
-        return failed("cold-not-persistent")
-    verdict = _cold_disk(b, dom)
-    if verdict:
-        return verdict
+        fail("cold-not-persistent")
+    _cold_disk(b, dom)
     if left is not None:
-        return _verdict(0.75, Message.of("cold-still-on-a"))
+        return partial(0.75, "cold-still-on-a")
     return passed("cold-ok")
 
 
-def _cold_disk(b: HostEvidence, dom: DomainEvidence) -> Verdict | None:
+def _cold_disk(b: HostEvidence, dom: DomainEvidence) -> None:
     """The disk must be a qcow2 volume of the prepared capacity in a local pool of B."""
     disks = dom.view.file_disks
     if not disks:
-        return failed("cold-no-disk")
+        fail("cold-no-disk")
     disk = disks[0]
     found = _volume_of(b, disk)
     if found is None:
-        return failed("cold-disk-not-on-b", path=disk.path or f"{disk.pool}/{disk.volume}")
+        fail("cold-disk-not-on-b", path=disk.path or f"{disk.pool}/{disk.volume}")
     pool, vol = found
     if pool.view.type in SHARED_POOL_TYPES:
-        return failed("cold-disk-shared", pool=pool.name, type=pool.view.type)
+        fail("cold-disk-shared", pool=pool.name, type=pool.view.type)
     if vol.view.format != "qcow2" or disk.driver_type not in (None, "qcow2"):
-        return failed("cold-disk-not-qcow2", format=vol.view.format or "?",
-                      driver=disk.driver_type or "?")
+        fail("cold-disk-not-qcow2", format=vol.view.format or "?", driver=disk.driver_type or "?")
     if vol.view.capacity != COLD_CAPACITY:
-        return failed("cold-disk-capacity", capacity=vol.view.capacity or 0, expected=COLD_CAPACITY)
-    return None
+        fail("cold-disk-capacity", capacity=vol.view.capacity or 0, expected=COLD_CAPACITY)
 
 
 def _volume_of(host: HostEvidence, disk):
@@ -96,24 +84,22 @@ def _volume_of(host: HostEvidence, disk):
 
 @check("shared-pool")
 def shared_pool(ev: Evidence) -> Verdict:
-    verdict = _same_host(ev)
-    if verdict:
-        return verdict
+    _not_same_host(ev)
     on_a, on_b = ev.host("A").pool(SHARED_POOL), ev.host("B").pool(SHARED_POOL)
     if on_a is None:
-        return failed("shared-missing-on-a")
+        fail("shared-missing-on-a")
     if on_b is None:
-        return failed("shared-missing-on-b")
+        fail("shared-missing-on-b")
     b = on_b.view
     if b.type != "netfs":
-        return failed("shared-not-netfs", type=b.type)
+        fail("shared-not-netfs", type=b.type)
     if _source(on_a.view) != _source(b):
-        return failed("shared-other-source", source_a=_show(on_a.view), source_b=_show(b))
+        fail("shared-other-source", source_a=_show(on_a.view), source_b=_show(b))
     if _path(b.target_path) != _path(on_a.view.target_path or SHARED_PATH):
-        return failed("shared-wrong-target", target=b.target_path or "none",
-                      expected=on_a.view.target_path or SHARED_PATH)
+        fail("shared-wrong-target", target=b.target_path or "none",
+             expected=on_a.view.target_path or SHARED_PATH)
     if not on_b.active:
-        return failed("shared-inactive")
+        fail("shared-inactive")
     return passed("shared-ok", source=_show(b))
 
 
@@ -133,43 +119,36 @@ def _show(pool) -> str:
 
 @check("live-migrate")
 def live_migrate(ev: Evidence) -> Verdict:
-    verdict = _same_host(ev)
-    if verdict:
-        return verdict
+    _not_same_host(ev)
     a, b = ev.host("A"), ev.host("B")
     if b.domain(LIVE) is None and a.domain(LIVE) is not None:
-        return failed("live-not-on-b")
-    dom, verdict = prepared_domain(ev, LIVE, role="B")
-    if verdict:
-        return verdict
+        fail("live-not-on-b")
+    dom = prepared_domain(ev, LIVE, role="B")
     if dom.state != "running":
-        return failed("live-not-running", state=dom.state)
-    verdict = _live_disk(b, dom)
-    if verdict:
-        return verdict
+        fail("live-not-running", state=dom.state)
+    _live_disk(b, dom)
     fraction, messages = _arrival(dom)
     if not dom.persistent:
         fraction, messages = min(fraction, 0.5), messages + [Message.of("live-not-persistent")]
     if _kept_on_a(ev, LIVE, dom) is not None:
         fraction, messages = min(fraction, 0.75), messages + [Message.of("live-still-on-a")]
-    return _verdict(fraction, *messages)
+    return Verdict.of(fraction, *messages)
 
 
-def _live_disk(b: HostEvidence, dom: DomainEvidence) -> Verdict | None:
+def _live_disk(b: HostEvidence, dom: DomainEvidence) -> None:
     """Every disk must be on B's lab4-shared: the same files A was using, not a copy."""
     pool = b.pool(SHARED_POOL)
     root = _path(pool.view.target_path if pool else SHARED_PATH) + "/"
     for disk in dom.view.file_disks:
         on_pool = disk.pool == SHARED_POOL if disk.pool else (disk.path or "").startswith(root)
         if not on_pool or pool is None:
-            return failed("live-disk-not-shared", path=disk.path or f"{disk.pool}/{disk.volume}")
-    return None
+            fail("live-disk-not-shared", path=disk.path or f"{disk.pool}/{disk.volume}")
 
 
 def _arrival(dom: DomainEvidence) -> tuple[float, list[Message]]:
     """How lab4-live got to B: the live-only marker decides; job statistics only explain."""
-    live = dom.view.live_nonce
-    kept_in_config = dom.inactive_view is not None and dom.inactive_view.live_nonce
+    live = live_nonce(dom.view)
+    kept_in_config = live_nonce(dom.inactive_view)
     if live and not kept_in_config:
         return 1.0, [Message.of("live-ok")]
     if live and kept_in_config:

@@ -1,4 +1,7 @@
-"""lab4's contract names (curriculum): shared by the starting state, the checks and the solution."""
+"""lab4's contract names (curriculum): read by the starting state, the checks, the solution and
+the collect scope."""
+from grader.core.labdef import Scope
+
 MiB = 2**20
 
 LOCAL_POOL, LOCAL_PATH = "lab4-local", "/var/lib/libvirt/lab4-local"
@@ -15,3 +18,11 @@ VOLUME_PREFIX = "lab4-"
 #: Pool types whose storage other hosts can see: a disk there was not copied to B.
 SHARED_POOL_TYPES = frozenset({"netfs", "gluster", "iscsi", "iscsi-direct", "rbd", "sheepdog",
                                "vstorage", "mpath", "scsi"})
+
+#: lab4's own namespace for the live-only marker (libvirt metadata is one element per URI).
+LIVE_NS = "https://kvm-storage-lab.example.org/xmlns/live/1.0"
+
+#: What the grader reads from both hosts. Every pool, since the cold copy may land in any local
+#: pool of B; host facts to tell two hosts from one given twice; completed-job statistics (read
+#: with the keep-completed flag) as the second, weaker sign of an incoming migration.
+SCOPE = Scope.of(pools="*", domains=[COLD, LIVE], host_facts=True, job_stats=True)

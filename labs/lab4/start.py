@@ -6,21 +6,19 @@ volumes (named lab4-*) are ever deleted from it.
 """
 from __future__ import annotations
 
-import os
-
 import libvirt
 
 from grader import provision
-from grader.errors import UsageError
-from grader.xmlmodel import LIVE_NS, parse
+from grader.core.xmlmodel import parse
+from grader.errors import UsageError, one_line
 from labs.lab4 import share as shares
 from labs.lab4.names import (COLD, COLD_CAPACITY, COLD_VOLUME, DOMAINS, LIVE, LIVE_CAPACITY,
-                             LIVE_VOLUME, LOCAL_PATH, LOCAL_POOL, SHARED_PATH, SHARED_POOL,
-                             SHARED_POOL_TYPES, VOLUME_PREFIX)
+                             LIVE_NS, LIVE_VOLUME, LOCAL_PATH, LOCAL_POOL, SHARED_PATH,
+                             SHARED_POOL, SHARED_POOL_TYPES, VOLUME_PREFIX)
 
 
 def start(ctx) -> None:
-    share = shares.resolve(ctx.options.get("share"), os.environ)
+    share = shares.resolve(ctx.options.get("share"), ctx.env)
     a = ctx.conn("A")
     finish(ctx)
     local = provision.define_pool(a, LOCAL_POOL, "dir", LOCAL_PATH)
@@ -45,7 +43,7 @@ def define_shared_pool(conn, share: shares.Share):
                              f"allows one pool per source: stop it (`virsh pool-destroy {other}`) "
                              "and run `lab start lab4` again") from None
         raise UsageError(f"cannot mount {share} as pool {SHARED_POOL} on {conn.getURI()}: "
-                         f"{' '.join(str(err).split())}; check --share or LAB_SHARE_*") from None
+                         f"{one_line(err)}; check --share or LAB_SHARE_*") from None
 
 
 def _pool_on_source(conn, share: shares.Share) -> str | None:

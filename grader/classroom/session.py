@@ -1,0 +1,189 @@
+"""Grading a class from a roster into a run directory: the orchestration behind `grade --roster`.
+
+Reads the roster, grades every student (grader.reading.batch), writes each student's evidence
+and result as they arrive and every report at the end (grader.classroom.archive), optionally
+fills nbgrader's gradebook. Knows nothing of the command line: the CLI passes options in and
+prints what it gets back.
+
+One student never costs the others their grade: whatever goes wrong while one student's host is
+read, scored or archived becomes that student's `error`, and the class is still reported. A
+failure after grading (the gradebook) leaves the run complete and is handed back to be said.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from grader import render
+from grader.classroom import archive, roster
+from grader.classroom.progress import ClassProgress
+from grader.core.evidence import Evidence
+from grader.core.labdef import Lab
+from grader.core.results import ERROR, GRADED, UNREACHABLE, LabRun, StudentResult
+from grader.core.scoring import score
+from grader.errors import LabError, UsageError, one_line
+from grader.reading import batch
+from grader.reading.connection import Limits
+
+
+@dataclass
+class ClassOptions:
+    only: list[str] | None = None            # exercises
+    students: list[str] = field(default_factory=list)
+    jobs: int | None = None
+    timeout: float | None = None
+    connect_timeout: float | None = None
+    retry_unreachable: bool = False
+    out: Path | None = None
+    run_dir: Path | None = None
+    gradebook: str | None = None
+
+
+@dataclass
+class ClassRun:
+    """What a class run produced, for the CLI to print."""
+
+    run: LabRun
+    path: Path
+    emails: dict
+    progress_line: str
+    retried: int | None = None
+    missing: int = 0                         # retried because the last run never reached them
+    kept: int = 0
+    gradebook_rows: int | None = None
+    problems: list[str] = field(default_factory=list)   # after grading: one line each
+
+    @property
+    def all_graded(self) -> bool:
+        return self.run.all_graded
+
+
+def limits_for(options: ClassOptions, course) -> Limits:
+    """Command-line options win over course.toml, which wins over the defaults."""
+    defaults = Limits()
+    return Limits(
+        jobs=options.jobs or (course.jobs if course and course.jobs else defaults.jobs),
+        timeout=options.timeout or (course.timeout if course and course.timeout else defaults.timeout),
+        connect_timeout=options.connect_timeout or defaults.connect_timeout)
+
+
+def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassOptions,
+                 progress_stream: TextIO, terminal: bool = False) -> ClassRun:
+    """Grade every student of the roster (or those a retry needs) into a new run directory."""
+    class_roster = roster.load(roster_path, lab.roles)
+    if options.students:
+        class_roster = class_roster.select(options.students)
+    runs_parent = options.out or (course.runs if course and course.runs else Path("runs"))
+    entries, previous, kept, missing = list(class_roster.entries), None, [], 0
+    if options.retry_unreachable:
+        entries, previous, kept, missing = _retry_plan(lab, runs_parent, class_roster)
+    limits = limits_for(options, course)
+    target = archive.RunDir.create(runs_parent, lab.id, exact=options.run_dir)
+    meta = {"lab": lab.id, "lang": lang, "roster": str(roster_path), "started": time.time(),
+            "state": "running", "students": class_roster.students(), "exercises": options.only,
+            "emails": {e.student: e.email for e in class_roster.entries if e.email},
+            "limits": {"jobs": limits.jobs, "timeout": limits.timeout,
+                       "connect_timeout": limits.connect_timeout},
+            "retry_of": str(previous.path) if previous else None}
+    target.write_meta(meta)
+    for result in kept:  # merged from the last run: copy its result and evidence unchanged
+        target.copy_student(previous, result)
+
+    with ClassProgress(len(entries), lab.id, progress_stream, terminal) as progress:
+        def on_graded(result: StudentResult, evidence: Evidence) -> StudentResult:
+            result = archived(target, lab, result, evidence)
+            progress.update(result)
+            return result
+
+        try:
+            new = batch.grade(lab, entries, limits, lang, options.only, on_graded)
+        except BaseException:
+            target.write_meta({**meta, "state": "interrupted", "finished": time.time()})
+            raise
+    by_student = {r.student: r for r in [*kept, *new]}
+    run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang,
+                 results=[by_student[s] for s in class_roster.students() if s in by_student])
+    emails = {e.student: e.email for e in class_roster.entries}
+    problems = write_reports(target, render.Report(run, lab, emails))
+    target.write_meta({**meta, "state": "complete", "finished": time.time(),
+                       "graded": sum(r.status == GRADED for r in run.results),
+                       "not_graded": sum(r.status != GRADED for r in run.results)})
+    written = None
+    gradebook = options.gradebook or (course.gradebook if course else None)
+    if gradebook:
+        from grader.classroom import gradebook as nbgradebook
+
+        try:
+            written = nbgradebook.write(gradebook, run, lab, {e.student: e for e in class_roster.entries})
+        except LabError as err:
+            problems.append(f"the run is complete in {target.path}, but the gradebook was not "
+                            f"written: {err}")
+    return ClassRun(run=run, path=target.path, emails=emails, progress_line=progress.line(),
+                    retried=len(entries) if options.retry_unreachable else None, missing=missing,
+                    kept=len(kept), gradebook_rows=written, problems=problems)
+
+
+def _retry_plan(lab: Lab, runs_parent: Path, class_roster: roster.Roster):
+    """Who a retry grades: those unreachable last time, and those the last run never reached
+    (it was interrupted, or the roster grew); everyone else's result is kept."""
+    previous = archive.latest(runs_parent, lab.id)
+    if previous is None:
+        raise UsageError(f"no earlier run of {lab.id} under {runs_parent}: run `grade {lab.id}` "
+                         "first (or give --out where its runs are)")
+    old = {r.student: r for r in previous.results()}
+    roster_students = set(class_roster.students())
+    retry = {s for s, r in old.items() if r.status == UNREACHABLE}
+    never = roster_students - set(old)
+    entries = [e for e in class_roster.entries if e.student in retry | never]
+    kept = [r for s, r in old.items() if s not in retry and s in roster_students]
+    return entries, previous, kept, len(never)
+
+
+def archived(target: archive.RunDir, lab: Lab, result: StudentResult, evidence: Evidence) -> StudentResult:
+    """Write one student's evidence and result; a student whose files cannot be written gets
+    that as their error (and a result file saying so, if even that can be written)."""
+    try:
+        target.write_student(result, evidence)
+        return result
+    except Exception as err:  # noqa: BLE001 - this student's problem, not the class's
+        failed = StudentResult(student=result.student, hosts=result.hosts, status=ERROR,
+                               error=one_line(f"could not archive this student: {err}"),
+                               score=None, max_score=result.max_score)
+        try:
+            target.write_result(failed)
+        except Exception:  # noqa: BLE001 - the disk refuses even that: the summary still says it
+            pass
+        return failed
+
+
+def write_reports(target: archive.RunDir, report: render.Report) -> list[str]:
+    """Every renderer's files into the run directory; a renderer that fails is one line in the
+    returned list and does not stop the others."""
+    problems = []
+    for name in render.REGISTRY:
+        try:
+            for path, text in render.get(name).outputs(report):
+                target.write_report(path, text)
+        except Exception as err:  # noqa: BLE001 - report it, write the rest
+            problems.append(f"could not write the {name} report: {one_line(err)}")
+    return problems
+
+
+def regrade_run(lab: Lab, path: Path, lang: str, only) -> tuple[LabRun, dict]:
+    """A whole archived run, scored again from its evidence alone (no host is contacted)."""
+    rundir = archive.RunDir.open(path)
+    meta = rundir.meta()
+    if meta.get("lab", lab.id) != lab.id:
+        raise UsageError(f"{path} is a run of {meta['lab']}, not {lab.id}: grade {meta['lab']} instead")
+    evidence = rundir.evidence()
+    if not evidence:
+        raise UsageError(f"{path} holds no evidence files (evidence/*.json): nothing to regrade; "
+                         "give a run directory written by `grade --roster`")
+    wrong = [e for e in evidence if e.lab != lab.id]
+    if wrong:
+        raise UsageError(f"{rundir.evidence_path(wrong[0].student)} holds evidence for {wrong[0].lab}, not {lab.id}")
+    results = [score(lab, e, lang, only) for e in evidence]
+    run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang, results=rundir.ordered(results))
+    return run, meta.get("emails", {})

@@ -1,0 +1,173 @@
+"""`grade LAB` (also `lab grade LAB`): one student's host(s), or a whole class from a roster.
+
+Thin: parse, call the core (grader.reading for one student, grader.classroom for a class or an
+archived run), render through grader.render, return an exit status. One student: `--host` (or
+the environment's URIs, grader.core.uris). A class: `--roster FILE`, or a bare `grade LAB`
+inside a course directory whose course.toml names the roster (grader.classroom.courseconf).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from grader import render
+from grader.cli.environment import Environment, current
+from grader.cli.exits import ExitStatus, graded, handles_errors
+from grader.core import labdef
+from grader.core.evidence import BadEvidence, Evidence
+from grader.core.i18n import LANGUAGES, check_language
+from grader.core.results import LabRun
+from grader.core.scoring import score
+from grader.errors import UsageError
+
+
+@click.command("grade")
+@click.argument("lab_id", metavar="LAB")
+@click.option("--host", "hosts", multiple=True, metavar="[ROLE=]URI",
+              help="libvirt URI of the student's host; ROLE=URI for labs with several roles.")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path),
+              help="Grade a class: CSV (student,A[,B][,email][,name]) or Ansible inventory (INI/YAML).")
+@click.option("--exercise", "exercises", multiple=True, metavar="ID", help="Grade only these exercises.")
+@click.option("--format", "fmt", type=click.Choice(render.FORMATS), default="table", show_default=True,
+              help="What goes to stdout (a class run also archives every format).")
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None,
+              help="Feedback language (default: course.toml, $LAB_LANG or the locale).")
+@click.option("--from-evidence", "from_evidence", type=click.Path(path_type=Path),
+              help="Regrade offline: an evidence JSON file, or a whole run directory.")
+@click.option("--save-evidence", "save_evidence", type=click.Path(dir_okay=False, path_type=Path),
+              help="One student: also write the evidence read from the host(s) to this JSON file.")
+@click.option("--student", default="local", show_default=True, help="One student: name in the report.")
+@click.option("--jobs", type=click.IntRange(1, 1000), default=None,
+              help="Class: hosts read at once (default 200; they mostly wait on the network).")
+@click.option("--timeout", type=click.FloatRange(0.1, 3600), default=None,
+              help="Seconds for one student's hosts, connecting included (default 20).")
+@click.option("--connect-timeout", "connect_timeout", type=click.FloatRange(0.1, 3600), default=None,
+              help="Seconds to wait for one host to accept and answer the open (default 5).")
+@click.option("--only", "only_students", multiple=True, metavar="STUDENT",
+              help="Class: grade only these students (repeat, or separate with commas).")
+@click.option("--retry-unreachable", is_flag=True,
+              help="Class: grade again those unreachable (or never reached) in the last run, and merge.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Class: folder that holds the run directories (default course.toml's runs, else ./runs).")
+@click.option("--run-dir", "run_dir", type=click.Path(path_type=Path), default=None,
+              help="Class: exact directory for this run (must be new or empty).")
+@click.option("--gradebook", default=None, metavar="DB",
+              help="Class: also write the scores into this nbgrader gradebook (path or SQLAlchemy URL).")
+@handles_errors
+def grade(lab_id, hosts, roster, exercises, fmt, lang, from_evidence, save_evidence, student, jobs,
+          timeout, connect_timeout, only_students, retry_unreachable, out, run_dir, gradebook):
+    """Grade LAB, read-only, on a student's host(s) or a whole class, with feedback per exercise."""
+    from grader.classroom import courseconf
+    from grader.classroom.session import ClassOptions
+
+    env = current()
+    lab = labdef.load(lab_id)
+    course = courseconf.current(env.cwd)
+    lang = check_language(lang or (course.lang if course else None), env.env)
+    only = [lab.exercise(e).id for e in exercises] or None
+    only_students = [s.strip() for value in only_students for s in value.split(",") if s.strip()]
+    options = ClassOptions(only=only, students=only_students, jobs=jobs, timeout=timeout,
+                           connect_timeout=connect_timeout, retry_unreachable=retry_unreachable,
+                           out=_path(env, out), run_dir=_path(env, run_dir), gradebook=gradebook)
+
+    if from_evidence and _path(env, from_evidence).is_dir():
+        from grader.classroom.session import regrade_run
+
+        run, emails = regrade_run(lab, _path(env, from_evidence), lang, only)
+        _print(env, fmt, render.Report(run, lab, emails))
+        return graded(run.all_graded)
+    if roster and (hosts or from_evidence):
+        raise UsageError("give either --roster (a class) or --host/--from-evidence (one student), not both")
+    roster_path = None if (hosts or from_evidence) else (_path(env, roster) or (course.roster if course else None))
+    if roster_path is None:
+        class_only = {"--jobs": jobs, "--only": only_students, "--retry-unreachable": retry_unreachable,
+                      "--out": out, "--run-dir": run_dir, "--gradebook": gradebook}
+        used = [name for name, value in class_only.items() if value]
+        if used:
+            raise UsageError(f"{used[0]} grades a class: add --roster FILE (or run inside a course "
+                             "directory whose course.toml names the roster)")
+        return _grade_one(env, lab, hosts, fmt, lang, only, _path(env, from_evidence),
+                          _path(env, save_evidence), student, options, course)
+    if save_evidence:
+        raise UsageError("--save-evidence is for one student; a class run archives every student's "
+                         "evidence in its run directory")
+    return _grade_class(env, lab, course, roster_path, fmt, lang, options)
+
+
+def _path(env: Environment, path: Path | None) -> Path | None:
+    """Paths given on the command line are relative to the command's working directory."""
+    return None if path is None else (path if path.is_absolute() else env.cwd / path)
+
+
+# --- one student ---------------------------------------------------------------------------------
+
+def _grade_one(env, lab, hosts, fmt, lang, only, from_evidence, save_evidence, student, options,
+               course) -> ExitStatus:
+    from grader.classroom.archive import atomic_write
+    from grader.classroom.session import limits_for
+    from grader.core.uris import parse_hosts
+
+    if from_evidence:
+        evidence = _load_evidence(from_evidence, lab.id)
+        result = score(lab, evidence, lang, only)
+    else:
+        from grader.reading import batch
+        from grader.reading.student import Target
+
+        uris = parse_hosts(hosts, lab.roles, env.env)
+        kept = {}
+
+        def keep(result, evidence):
+            kept["evidence"] = evidence
+            return result
+
+        [result] = batch.grade(lab, [Target(student, uris)], limits_for(options, course), lang, only, keep)
+        evidence = kept["evidence"]
+    if save_evidence:
+        atomic_write(save_evidence, evidence.to_json())
+    run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang, results=[result])
+    _print(env, fmt, render.Report(run, lab, single=True))
+    return graded(run.all_graded)
+
+
+def _load_evidence(path: Path, lab_id: str) -> Evidence:
+    try:
+        evidence = Evidence.load(path)
+    except FileNotFoundError:
+        raise UsageError(f"no evidence file at {path}: give the path written by --save-evidence "
+                         "or a run directory") from None
+    except (OSError, BadEvidence) as err:
+        raise UsageError(f"{path} is not an evidence file of this grader ({err})") from None
+    if evidence.lab != lab_id:
+        raise UsageError(f"{path} holds evidence for {evidence.lab}, not {lab_id}: grade {evidence.lab} instead")
+    return evidence
+
+
+# --- a class -------------------------------------------------------------------------------------
+
+def _grade_class(env, lab, course, roster_path, fmt, lang, options) -> ExitStatus:
+    from grader.classroom.session import grade_roster
+
+    done = grade_roster(lab, course, roster_path, lang, options, env.stderr, env.stderr_is_terminal)
+    _print(env, fmt, render.Report(done.run, lab, done.emails))
+    if done.retried is not None:
+        missing = f" ({done.missing} never reached by the last run)" if done.missing else ""
+        retried = f" (retried {done.retried}{missing}, kept {done.kept})"
+    else:
+        retried = ""
+    env.err(done.progress_line + retried)
+    written = f"; {done.gradebook_rows} written to the gradebook" if done.gradebook_rows is not None else ""
+    env.err(f"run archived in {done.path}{written}")
+    for problem in done.problems:
+        env.err(f"error: {problem}")
+    if done.problems:
+        return ExitStatus.USAGE
+    return graded(done.all_graded)
+
+
+def _print(env: Environment, fmt: str, report: render.Report) -> None:
+    if fmt == "table":
+        report = render.Report(report.run, report.lab, report.emails, report.single,
+                               terminal=env.stdout_is_terminal, width=env.columns)
+    env.out(render.render(fmt, report), nl=fmt not in ("csv", "table"))

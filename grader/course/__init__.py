@@ -1,0 +1,1 @@
+"""Course tooling: the bilingual course text (coursetext) and notebooks (bilingual)."""

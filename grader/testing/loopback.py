@@ -1,0 +1,250 @@
+"""Loopback peers for tests and benchmarks: a private libvirtd serving simulated hosts, and hosts
+that misbehave (accept and never answer, stall half-way, answer slowly).
+
+Everything listens on 127.0.0.1 and is started and stopped by its user; none of it touches
+another libvirtd of the machine.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- one private libvirtd with the test driver ---------------------------------------------------
+
+NS_SCRIPT = """set -e
+H="$1"
+for d in etc:/etc/libvirt lib:/var/lib/libvirt run:/run/libvirt log:/var/log/libvirt cache:/var/cache/libvirt; do
+  mkdir -p "${d#*:}"
+  mount --bind "$H/${d%%:*}" "${d#*:}"
+done
+exec libvirtd --listen -p /run/libvirt/libvirtd.pid
+"""
+
+
+class PrivateLibvirtd:
+    """libvirtd with the test driver only, on its own port, in its own mount namespace."""
+
+    def __init__(self, work: Path):
+        self.work, self.port, self.proc = work / "libvirtd", free_port(), None
+
+    def __enter__(self):
+        for sub in ("etc", "lib", "run", "log", "cache", "drivers"):
+            (self.work / sub).mkdir(parents=True, exist_ok=True)
+        (self.work / "run").chmod(0o700)
+        (self.work / "etc" / "libvirtd.conf").write_text("\n".join([
+            "listen_tls = 0", "listen_tcp = 1", 'listen_addr = "127.0.0.1"', f'tcp_port = "{self.port}"',
+            'auth_tcp = "none"', 'auth_unix_ro = "none"', 'auth_unix_rw = "none"',
+            'unix_sock_rw_perms = "0700"',
+            # one daemon stands in for a whole class of hosts: let it take them all at once
+            "max_clients = 5000", "max_anonymous_clients = 5000", "max_queued_clients = 5000",
+            "min_workers = 4", "max_workers = 16", "prio_workers = 2",
+            'log_outputs = "3:file:/var/log/libvirt/libvirtd.log"', ""]))
+        (self.work / "ns.sh").write_text(NS_SCRIPT)
+        env = {**os.environ, "LIBVIRT_DRIVER_DIR": str(self.work / "drivers")}
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", str(self.work / "ns.sh"), str(self.work)],
+            stdout=subprocess.DEVNULL, stderr=open(self.work / "daemon.log", "w"), env=env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"libvirtd did not start: {(self.work / 'daemon.log').read_text()[-500:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("libvirtd did not listen within 30 s")
+
+    def uri(self, path: Path, port: int | None = None) -> str:
+        return f"test+tcp://127.0.0.1:{port or self.port}{path}"
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # our own libvirtd, by its pid
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+
+# --- a proxy that delays each libvirt RPC message ------------------------------------------------
+
+class DelayProxy:
+    """Forwards TCP to libvirtd, holding every RPC message `delay` s in each direction.
+
+    libvirt's RPC frames start with a 4-byte big-endian length that counts itself, so the proxy
+    cuts the byte stream into messages and schedules each one `delay` after it fully arrived
+    (order kept, pipelining kept: latency, not bandwidth). It also counts messages per
+    connection, which is the calls-per-host figure as the network sees it.
+    """
+
+    def __init__(self, upstream_port: int, delay: float):
+        self.upstream, self.delay, self.port = upstream_port, delay, free_port()
+        self.sent_per_conn: list[int] = []
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+
+    async def _pipe(self, reader, writer, counter: list[int] | None):
+        buffer, queue = b"", asyncio.Queue()
+
+        async def sender():
+            while True:
+                due, chunk = await queue.get()
+                if chunk is None:
+                    writer.close()
+                    return
+                pause = due - self.loop.time()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                writer.write(chunk)
+                await writer.drain()
+
+        task = asyncio.ensure_future(sender())
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                buffer += data
+                while len(buffer) >= 4:
+                    size = struct.unpack(">I", buffer[:4])[0]
+                    if len(buffer) < size:
+                        break
+                    message, buffer = buffer[:size], buffer[size:]
+                    if counter is not None:
+                        counter[0] += 1
+                    queue.put_nowait((self.loop.time() + self.delay, message))
+        except (ConnectionError, OSError):
+            pass
+        queue.put_nowait((0, None))
+        try:
+            await task
+        except (ConnectionError, OSError):
+            pass
+
+    async def _client(self, reader, writer):
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+        except OSError:
+            writer.close()
+            return
+        counter = [0]
+        self.sent_per_conn.append(counter)
+        await asyncio.gather(self._pipe(reader, up_writer, counter), self._pipe(up_reader, writer, None))
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(
+            asyncio.start_server(self._client, "127.0.0.1", self.port, backlog=4096))
+        self.ready.set()
+        self.loop.run_forever()
+        server.close()
+
+    def __enter__(self):
+        threading.Thread(target=self._run, daemon=True).start()
+        self.ready.wait(5)
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    def messages_per_connection(self) -> float:
+        counts = [c[0] for c in self.sent_per_conn]
+        return statistics.mean(counts) if counts else 0.0
+
+
+
+# --- hosts that accept and then misbehave --------------------------------------------------------
+
+class LoopbackListener:
+    """A TCP listener on loopback; each accepted connection goes to `handle`, and `close` ends
+    them all."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client = self.sock.accept()[0]
+            except OSError:
+                return
+            self.held.append(client)
+            self.handle(client)
+
+    def handle(self, client) -> None:
+        """Hold the connection and never answer (a host whose libvirtd hangs)."""
+
+    def close(self):
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class HungHost(LoopbackListener):
+    """A TCP listener that accepts and never answers (a host whose libvirtd hangs)."""
+
+    def uri(self) -> str:
+        return f"test+tcp://127.0.0.1:{self.port}/nowhere.xml"
+
+
+class StallingProxy(LoopbackListener):
+    """A TCP relay to a real libvirtd that passes the server's first `answers` RPC messages
+    through and then goes silent (a host that hangs half-way through being read)."""
+
+    def __init__(self, upstream_port: int, answers: int):
+        self.upstream_port, self.answers = upstream_port, answers
+        super().__init__()
+
+    def handle(self, client) -> None:
+        server = socket.create_connection(("127.0.0.1", self.upstream_port))
+        self.held.append(server)
+        threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
+        threading.Thread(target=self._pump, args=(server, client, self.answers), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst, budget):
+        """Copy whole RPC messages (4-byte big-endian length first); stop after `budget`."""
+        buffer = b""
+        try:
+            while data := src.recv(65536):
+                buffer += data
+                while len(buffer) >= 4 and len(buffer) >= int.from_bytes(buffer[:4], "big"):
+                    size = int.from_bytes(buffer[:4], "big")
+                    if budget is not None:
+                        if budget <= 0:
+                            buffer = b""   # swallowed: the client never hears back
+                            break
+                        budget -= 1
+                    dst.sendall(buffer[:size])
+                    buffer = buffer[size:]
+        except OSError:
+            pass
