@@ -45,7 +45,7 @@ def check_my_work(lab_id: str, exercise: str, hosts: dict[str, str] | None = Non
     if under_autograde():
         print(Catalog.load(ENGINE_CATALOG).text("ui-check-skipped", lang, lab=lab_id))
         return None
-    lab = labdef.load(lab_id)
+    lab = labdef.for_environment(os.environ).load(lab_id)
     lab.exercise(exercise)
     uris = hosts or parse_hosts((), lab.roles, os.environ)
     [result] = batch.grade(lab, [Target("me", uris)], lang=lang, only=[exercise])

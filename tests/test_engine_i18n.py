@@ -6,23 +6,31 @@ import pytest
 from grader.core import labdef
 from grader.errors import UsageError
 from grader.core.i18n import LANGUAGES, Catalog, Message, check_language, default_language
+from toyhelp import TOY
 
 
 @pytest.fixture
 def catalog():
-    return labdef.load("lab3").catalog
+    return TOY.catalog
 
 
 def test_renders_both_languages_with_parameters(catalog):
-    message = Message.of("snapshot-missing", snapshot="clean", domain="lab3-vm")
+    message = Message.of("snap-missing", snapshot="first", domain="toy-vm")
     en, es = catalog.render(message, "en"), catalog.render(message, "es")
-    assert en.startswith("There is no snapshot 'clean' on lab3-vm.")
-    assert es.startswith("No hay ninguna instantánea 'clean' en lab3-vm.")
+    assert en == "There is no snapshot 'first' of toy-vm."
+    assert es == "No hay ninguna instantánea 'first' de toy-vm."
+
+
+def test_host_text_in_a_message_is_made_printable_and_cut(catalog):
+    message = Message.of("snap-missing", snapshot="a\x1b[2Jb\u202e", domain="x" * 500)
+    text = catalog.render(message, "en")
+    assert "\x1b" not in text and "\\x1b[2J" in text and "\\u202e" in text
+    assert len(text) < 260 and text.endswith("….")
 
 
 def test_engine_messages_are_merged_into_each_lab(catalog):
-    text = catalog.render(Message.of("domain-not-prepared", name="lab3-vm", role="A", lab="lab3"), "es")
-    assert "se volvió a crear a mano" in text and "`lab start lab3`" in text
+    text = catalog.render(Message.of("domain-not-prepared", name="toy-vm", role="A", lab="toy"), "es")
+    assert "se volvió a crear a mano" in text and "`lab start toy`" in text
 
 
 def test_a_missing_key_is_an_error_not_an_empty_message(catalog):
@@ -41,23 +49,21 @@ def test_every_lab_catalog_is_complete(lab_id):
     assert labdef.load(lab_id).catalog.missing_translations() == []
 
 
-def test_message_keys_used_by_lab3_fixtures_exist(catalog):
+@pytest.mark.parametrize("lab_id", labdef.available())
+def test_message_keys_named_by_a_labs_fixtures_exist(lab_id):
     import json
-    for path in (labdef.DEFAULT.folder / "lab3" / "fixtures").glob("*.json"):
+    lab = labdef.load(lab_id)
+    for path in (lab.folder / "fixtures").glob("*.json"):
         for wanted in json.loads(path.read_text())["expect"].values():
             for key in wanted["messages"]:
-                assert key in catalog.entries, f"{path.name}: {key}"
+                assert key in lab.catalog.entries, f"{path.name}: {key}"
 
 
 @pytest.mark.parametrize("env,expected", [
     ({"LAB_LANG": "es"}, "es"), ({"LANG": "es_ES.UTF-8"}, "es"), ({"LC_ALL": "fr_FR.UTF-8"}, "en"), ({}, "en"),
 ])
-def test_default_language_from_the_environment(monkeypatch, env, expected):
-    for var in ("LAB_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
-        monkeypatch.delenv(var, raising=False)
-    for var, value in env.items():
-        monkeypatch.setenv(var, value)
-    assert default_language() == expected
+def test_default_language_from_the_environment(env, expected):
+    assert default_language(env) == expected
 
 
 def test_unknown_language_is_a_usage_error():

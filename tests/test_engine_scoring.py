@@ -1,70 +1,93 @@
-"""Scoring: verdicts become points; a crashing check is an error scoring 0, never a pass."""
+"""Scoring: verdicts become points; a check fails early by raising; a crashing check is an error
+scoring 0, never a pass (on the engine's own toy lab)."""
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 
-from grader.core import labdef
-from grader.core.checks import Verdict, check, failed, partial, passed
-from grader.core.evidence import Evidence
+from grader.core.checks import Verdict, check, fail, failed, partial, passed
+from grader.core.evidence import OutOfScope
+from grader.core.i18n import Catalog
 from grader.core.results import number
 from grader.core.scoring import score
-
-SOLVED = labdef.DEFAULT.folder / "lab3" / "fixtures" / "solved.json"
+from toyhelp import TOY, evidence
 
 
 @pytest.fixture
-def evidence():
-    return Evidence.from_dict(json.loads(SOLVED.read_text()))
+def right():
+    return evidence("right")
 
 
 def lab_with(**checks):
-    """lab3 with some checks replaced (a copy: the cached lab stays as it is)."""
-    lab = copy.copy(labdef.load("lab3"))
+    """The toy lab with some checks replaced (a copy: the loaded lab stays as it is)."""
+    lab = copy.copy(TOY)
     lab.checks = {**lab.checks, **{k.replace("_", "-"): v for k, v in checks.items()}}
     return lab
 
 
-def test_solved_scores_full_marks(evidence):
-    result = score(labdef.load("lab3"), evidence)
-    assert (result.status, result.error, result.score, result.max_score) == ("graded", None, 10, 10)
+def test_the_right_state_scores_full_marks_with_feedback(right):
+    result = score(TOY, right)
+    assert (result.status, result.error, result.score, result.max_score) == ("graded", None, 5, 5)
+    assert [e.feedback for e in result.exercises] == [
+        "Good: 'toy-pool' is up with 1 volume(s).", "Good: 'first' was taken (shutoff)."]
+    spanish = score(TOY, right, "es")
+    assert spanish.exercises[1].feedback == "Bien: se tomó 'first' (shutoff)."
 
 
-def test_a_crashing_check_is_an_error_worth_zero(evidence):
+def test_a_check_fails_early_by_raising_with_its_message():
+    result = score(TOY, evidence("untouched"))
+    assert [(e.score, e.messages) for e in result.exercises] == [(0, ["pool-missing"]), (0, ["snap-missing"])]
+    assert result.exercises[0].feedback == "There is no pool 'toy-pool'."
+    recreated = score(TOY, evidence("recreated")).exercises[1]
+    assert recreated.messages == ["domain-not-prepared"] and "re-created by hand" in recreated.feedback
+
+
+def test_partial_credit_with_its_reason(right):
+    right.host().pool("toy-pool").active = False
+    pool = score(TOY, right).exercises[0]
+    assert (pool.score, pool.messages, pool.feedback) == (1, ["pool-inactive"], "'toy-pool' is not active.")
+
+
+def test_a_crashing_check_is_an_error_worth_zero(right):
     def boom(ev):
         raise KeyError("vda")
 
-    result = score(lab_with(snap_live=boom), evidence)
-    live = next(e for e in result.exercises if e.id == "snap-live")
-    assert live.score == 0 and live.messages == ["check-crashed"]
-    assert "Internal error" in live.feedback and "KeyError" in live.feedback
-    assert result.status == "error" and "snap-live: KeyError" in result.error
-    assert result.score == 7  # the other checks still count
+    result = score(lab_with(vm_snap=boom), right)
+    snap = result.exercises[1]
+    assert snap.score == 0 and snap.messages == ["check-crashed"]
+    assert "Internal error" in snap.feedback and "KeyError" in snap.feedback
+    assert result.status == "error" and "vm-snap: KeyError" in result.error
+    assert result.score == 2  # the other check still counts
 
 
-def test_a_check_that_returns_no_verdict_is_an_error(evidence):
-    result = score(lab_with(snap_offline=lambda ev: True), evidence)
-    offline = result.exercises[0]
-    assert offline.score == 0 and offline.messages == ["check-crashed"]
+def test_a_check_that_returns_no_verdict_is_an_error(right):
+    result = score(lab_with(pool_on=lambda ev: True), right)
+    assert result.exercises[0].messages == ["check-crashed"]
     assert result.status == "error" and "not a Verdict" in result.error
 
 
-def test_partial_credit_is_rounded_and_printed_plainly(evidence):
-    result = score(lab_with(snap_live=lambda ev: partial(1 / 3, "live-wrong-parent", parent="x")), evidence)
-    assert result.exercises[1].score == 1 and result.score == 8
+def test_a_check_reading_outside_its_lab_scope_is_an_error_not_a_silent_miss(right):
+    result = score(lab_with(pool_on=lambda ev: passed("pool-ok") if ev.host().pool("default") is None else None), right)
+    assert result.status == "error" and "OutOfScope" in result.error
+    with pytest.raises(OutOfScope, match="'default' is not in the lab's collect scope"):
+        right.host().pool("default")
+
+
+def test_partial_credit_is_rounded_and_printed_plainly(right):
+    result = score(lab_with(vm_snap=lambda ev: partial(1 / 3, "snap-ok", snapshot="x", state="y")), right)
+    assert result.exercises[1].score == 1 and result.score == 3
     assert number(1.5) == 1.5 and number(2.0) == 2 and isinstance(number(2.0), int)
 
 
-def test_only_grades_the_named_exercises(evidence):
-    result = score(labdef.load("lab3"), evidence, only=["snap-revert"])
-    assert [e.id for e in result.exercises] == ["snap-revert"] and result.score == 3
+def test_only_grades_the_named_exercises(right):
+    result = score(TOY, right, only=["vm-snap"])
+    assert [e.id for e in result.exercises] == ["vm-snap"] and result.score == 3
 
 
-def test_unreadable_host_has_no_score(evidence):
-    evidence.errors = {"A": {"kind": "unreachable", "message": "cannot connect to x: refused"}}
-    result = score(labdef.load("lab3"), evidence)
+def test_unreadable_host_has_no_score(right):
+    right.errors = {"A": {"kind": "unreachable", "message": "cannot connect to x: refused"}}
+    result = score(TOY, right)
     assert (result.status, result.score, result.exercises) == ("unreachable", None, [])
     assert result.error == "host A: cannot connect to x: refused"
 
@@ -76,11 +99,17 @@ def test_a_verdict_cannot_give_more_than_the_points(fraction):
 
 
 def test_verdict_helpers_and_the_check_marker():
-    assert passed("clean-ok").fraction == 1.0 and failed("clean-ok").fraction == 0.0
+    assert passed("k").fraction == 1.0 and failed("k").fraction == 0.0
     assert partial(0.5, "k", a=1).messages[0].params == (("a", 1),)
+    assert [m.key for m in Verdict.of(0.25, *failed("a").messages, *failed("b").messages).messages] == ["a", "b"]
 
     @check("some-id")
     def decide(ev):
-        return passed("k")
+        fail("nope", fraction=0.5, why="x")
 
     assert decide.exercise_id == "some-id"
+    lab = copy.copy(TOY)
+    lab.checks = {"pool-on": decide, "vm-snap": TOY.checks["vm-snap"]}
+    lab.catalog = Catalog({**TOY.catalog.entries, "nope": {"en": "no: {why}", "es": "no: {why}"}})
+    result = score(lab, evidence("right"))
+    assert (result.exercises[0].score, result.exercises[0].feedback) == (1, "no: x")

@@ -67,7 +67,31 @@ def test_external_snapshot_names_its_overlay(solved):
     assert (disk.name, disk.snapshot, disk.driver_type) == ("vda", "external", "qcow2")
     assert disk.file == "/var/lib/libvirt/lab3/lab3-raw.ext-1"
     assert ext.domain.file_disks[0].path == "/var/lib/libvirt/lab3/lab3-raw.img"
-    assert ext.inactive_domain is None
+
+
+def test_block_and_volume_disks_as_libvirt_writes_them():
+    """Block devices (LVM, partitions, LUNs) and pool volumes as disks, formatted by libvirt's own
+    domain XML code (the test driver shares it with the QEMU driver)."""
+    import libvirt
+
+    conn = libvirt.open("test:///default")
+    dom = conn.defineXML("""<domain type='test'><name>blk</name><memory>65536</memory>
+      <os><type>hvm</type></os><devices>
+      <disk type='block' device='disk'><driver name='qemu' type='qcow2'/><source dev='/dev/vg/overlay'/>
+        <backingStore type='block'><format type='raw'/><source dev='/dev/vg/base'/></backingStore>
+        <target dev='vda' bus='virtio'/></disk>
+      <disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>
+        <source pool='lab4-shared' volume='lab4-live.qcow2'/><target dev='vdb'/></disk></devices></domain>""")
+    block, volume = DomainXml(dom.XMLDesc(0)).file_disks
+    conn.close()
+    assert (block.type, block.dev, block.file, block.path) == ("block", "/dev/vg/overlay", None, "/dev/vg/overlay")
+    assert (block.backing.type, block.backing.dev, block.backing.path) == ("block", "/dev/vg/base", "/dev/vg/base")
+    assert (volume.type, volume.pool, volume.volume, volume.path) == ("volume", "lab4-shared", "lab4-live.qcow2", None)
+
+
+def test_external_memory_names_its_file():
+    snap = SnapshotXml(host("live-memory-external")["domains"]["lab3-vm"]["snapshots"]["live-1"]["xml"])
+    assert (snap.state, snap.memory, snap.memory_file) == ("running", "external", "/var/lib/libvirt/lab3/live-1.mem")
 
 
 def test_disk_only_snapshot_of_a_running_domain():

@@ -130,3 +130,19 @@ def test_lab_start_empties_and_removes_lab1_dir(tmp_path):
         assert conn.listStoragePools() + conn.listDefinedStoragePools() == ["default"]
     finally:
         conn.close()
+
+
+def test_a_netfs_pool_without_its_source_says_what_is_missing():
+    """libvirt itself refuses to define such a pool ("missing storage pool source host name"), so
+    only a modified libvirtd serves one; the student still reads what a netfs pool needs."""
+    import json
+
+    lab = labdef.load("lab1")
+    data = json.loads((lab.folder / "fixtures" / "solved.json").read_text())
+    evidence = Evidence.from_dict(data)
+    pool = evidence.host().pool("lab1-shared")
+    pool.xml = pool.xml.replace(pool.view.node.find("source/host").get("name"), "")
+    pool.__dict__.pop("view")
+    result = {e.id: e for e in score(lab, evidence).exercises}["pool-netfs"]
+    assert (result.score, result.messages) == (0, ["shared-no-source"])
+    assert "source host: none" in result.feedback and "--source-host" in result.feedback

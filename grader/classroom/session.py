@@ -24,8 +24,7 @@ from grader.core.labdef import Lab
 from grader.core.results import ERROR, GRADED, UNREACHABLE, LabRun, StudentResult
 from grader.core.scoring import score
 from grader.errors import LabError, UsageError, one_line
-from grader.reading import batch
-from grader.reading.connection import Limits
+from grader.reading.limits import Limits
 
 
 @dataclass
@@ -96,6 +95,8 @@ def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassO
             result = archived(target, lab, result, evidence)
             progress.update(result)
             return result
+
+        from grader.reading import batch  # libvirt is loaded only when hosts are read
 
         try:
             new = batch.grade(lab, entries, limits, lang, options.only, on_graded)

@@ -36,7 +36,9 @@ class Environment:
                    columns=shutil.get_terminal_size((100, 24)).columns)
 
     def out(self, text: str = "", nl: bool = True) -> None:
-        click.echo(text, file=self.stdout, nl=nl)
+        """What a command prints; colour is the renderer's decision (made from this object),
+        so click must not strip it again."""
+        click.echo(text, file=self.stdout, nl=nl, color=True)
 
     def err(self, text: str) -> None:
         """One message for the user on stderr; text from hosts in it is made printable."""

@@ -62,7 +62,7 @@ def grade(lab_id, hosts, roster, exercises, fmt, lang, from_evidence, save_evide
     from grader.classroom.session import ClassOptions
 
     env = current()
-    lab = labdef.load(lab_id)
+    lab = labdef.for_environment(env.env).load(lab_id)
     course = courseconf.current(env.cwd)
     lang = check_language(lang or (course.lang if course else None), env.env)
     only = [lab.exercise(e).id for e in exercises] or None
@@ -167,7 +167,8 @@ def _grade_class(env, lab, course, roster_path, fmt, lang, options) -> ExitStatu
 
 
 def _print(env: Environment, fmt: str, report: render.Report) -> None:
-    if fmt == "table":
+    if fmt == "table":   # colour on a terminal, unless NO_COLOR (no-color.org) says not
+        colour = env.stdout_is_terminal and not env.env.get("NO_COLOR")
         report = render.Report(report.run, report.lab, report.emails, report.single,
-                               terminal=env.stdout_is_terminal, width=env.columns)
+                               terminal=colour, width=env.columns)
     env.out(render.render(fmt, report), nl=fmt not in ("csv", "table"))

@@ -43,7 +43,7 @@ def _run(lab_id: str, hosts, extra, action: str) -> None:
     from grader.reading import connection
 
     env = current()
-    lab = labdef.load(lab_id)
+    lab = labdef.for_environment(env.env).load(lab_id)
     options = _lab_options(lab, extra) if action == "start" else {}
     if extra and action != "start":
         raise UsageError(f"`lab finish {lab.id}` takes no options but --host")

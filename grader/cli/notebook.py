@@ -43,7 +43,7 @@ def notebook(lab_id, lang, source, out_dir):
         if not source.is_file():
             known = ", ".join(p.parent.name for p in sorted((ROOT / "notebooks").glob("*/*.ipynb")))
             raise UsageError(f"no notebook for {lab_id!r} at {source}: use one of {known or '(none yet)'}")
-        labdef.load(lab_id)  # an unknown lab id fails here with the list of labs
+        labdef.for_environment(env.env).load(lab_id)  # an unknown lab id fails with the list of labs
     instructors = ROOT / "notebooks"
     nb = nbformat.read(source, as_version=4)
     copy = single_language(nb, lang, clear_solutions=source.resolve().is_relative_to(instructors))

@@ -200,7 +200,8 @@ def _expect(value, kind, where: str):
 
 
 def _mapping(data: dict, key: str) -> dict:
-    return _expect(data.get(key) or {}, dict, key)
+    value = data.get(key)
+    return {} if value is None else _expect(value, dict, key)
 
 
 def _host_to_dict(host: HostEvidence) -> dict:

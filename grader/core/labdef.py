@@ -12,8 +12,10 @@ A lab folder holds:
     views.py        (optional) lab-specific XML views, e.g. lab4's live-only marker
     solution.py, fixtures/
 
-Discovery is explicit (every <folder>/*/lab.toml). The folder is injectable (`Labs(path)`), so
-the engine's tests use a small lab of their own; `DEFAULT` is the course's labs package.
+Discovery is explicit (every <folder>/*/lab.toml). The folder is injectable: `Labs(path)`, or
+$LAB_LABS_DIR for the commands (a course that keeps labs of its own; the engine's tests use a
+small lab of their own). A lab outside the course's `labs` package imports its own modules
+relatively (`from .names import POOL`). `DEFAULT` is the course's labs package.
 """
 from __future__ import annotations
 
@@ -174,6 +176,21 @@ def _default_folder() -> Path:
 
 #: The course's own labs (the `labs` package, installed beside `grader`).
 DEFAULT = Labs(_default_folder(), package="labs")
+
+
+_folders: dict[Path, Labs] = {}
+
+
+def for_environment(env) -> Labs:
+    """The labs the commands use: $LAB_LABS_DIR when set, else the course's own."""
+    folder = env.get("LAB_LABS_DIR")
+    if not folder:
+        return DEFAULT
+    path = Path(folder).resolve()
+    if not path.is_dir():
+        raise UsageError(f"LAB_LABS_DIR={folder!r} is not a directory: point it at a folder of labs "
+                         "(one sub-folder with a lab.toml per lab) or unset it")
+    return _folders.setdefault(path, Labs(path))
 
 
 def load(lab_id: str) -> Lab:

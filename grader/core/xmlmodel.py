@@ -35,7 +35,7 @@ class Field:
         self.find = etree.XPath(xpath, namespaces={**NAMESPACES, **(namespaces or {})})
 
     def __set_name__(self, owner, name):
-        self.name = name
+        self.owner, self.name = owner.__name__, name
 
     def __get__(self, obj, owner=None):
         if obj is None:
@@ -72,7 +72,7 @@ class Child:
         self.find = etree.XPath(xpath, namespaces=NAMESPACES)
 
     def __set_name__(self, owner, name):
-        self.name = name
+        self.owner, self.name = owner.__name__, name
 
     def __get__(self, obj, owner=None):
         if obj is None:
@@ -143,7 +143,6 @@ class PoolXml(XmlView):
 
     type = Field("./@type")
     name = Field("./name")
-    uuid = Field("./uuid")
     capacity = SizeField("./capacity")
     allocation = SizeField("./allocation")
     available = SizeField("./available")
@@ -180,7 +179,6 @@ class VolumeXml(XmlView):
     """<volume>: format and backing chain as libvirt reports them (probed from the file in dir
     pools, so a qcow2 file named .img is reported as qcow2)."""
 
-    type = Field("./@type")
     name = Field("./name")
     key = Field("./key")
     capacity = SizeField("./capacity")
@@ -215,8 +213,6 @@ class DiskXml(XmlView):
     dev = Field("./source/@dev")
     pool = Field("./source/@pool")
     volume = Field("./source/@volume")
-    protocol = Field("./source/@protocol")
-    source_name = Field("./source/@name")
     target = Field("./target/@dev")
     backing = Child("./backingStore[source]", BackingStoreXml)
 
@@ -265,7 +261,6 @@ class SnapshotXml(XmlView):
     memory_file = Field("./memory/@file")
     disks = Child("./disks/disk", SnapshotDiskXml, many=True)
     domain = Child("./domain", DomainXml)
-    inactive_domain = Child("./inactiveDomain", DomainXml)
 
     def disk(self, target: str) -> SnapshotDiskXml | None:
         return next((d for d in self.disks if d.name == target), None)

@@ -17,7 +17,7 @@ from pathlib import Path
 from grader.errors import EnvironmentProblem
 from grader.labhosts import procs
 from grader.labhosts.config import DEFAULT_HOME, Settings
-from grader.reading.connection import Limits
+from grader.reading.limits import Limits
 
 #: libvirt's compiled-in directories, and the host directory bound over each.
 BINDS = (

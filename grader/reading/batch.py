@@ -25,7 +25,7 @@ from grader.core.results import ERROR, UNREACHABLE, StudentResult
 from grader.core.scoring import score
 from grader.errors import HostUnreachable, one_line
 from grader.reading import connection
-from grader.reading.connection import Limits
+from grader.reading.limits import Limits
 from grader.reading.student import Target, read_student
 
 T = TypeVar("T")

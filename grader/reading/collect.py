@@ -16,7 +16,7 @@ from grader.core.evidence import (DomainEvidence, HostEvidence, PoolEvidence, Sn
                                   VolumeEvidence)
 from grader.core.labdef import Scope
 from grader.errors import CollectError, one_line
-from grader.reading.connection import MiB
+from grader.reading.limits import MiB
 
 DOMAIN_STATES = {
     libvirt.VIR_DOMAIN_NOSTATE: "nostate",

@@ -24,7 +24,6 @@ import shutil
 import stat
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -32,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 import libvirt
 
 from grader.errors import HostUnreachable, one_line
+from grader.reading.limits import MiB, Limits  # noqa: F401 - part of this module's interface
 
 
 
@@ -42,22 +42,6 @@ def quiet_libvirt() -> None:
 
 
 quiet_libvirt()
-
-MiB = 2**20
-
-
-@dataclass(frozen=True)
-class Limits:
-    jobs: int = 200                 # students read at once: threads mostly waiting on the network
-    timeout: float = 20.0           # seconds for one student's hosts, connecting included
-    connect_timeout: float = 5.0    # seconds for one open (never more than `timeout`)
-    keepalive_interval: int = 2     # seconds between keepalive probes on an idle connection
-    keepalive_count: int = 2        # unanswered probes before libvirt drops the connection
-    max_host_bytes: int = 8 * MiB   # libvirt XML one host may serve (a lab's objects are KiB)
-
-    @property
-    def connect_deadline(self) -> float:
-        return min(self.connect_timeout, self.timeout)
 
 
 # --- the client event loop (keepalive needs it) ------------------------------------------------

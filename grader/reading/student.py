@@ -17,7 +17,7 @@ from grader.core.results import ERROR, UNREACHABLE
 from grader.errors import HostUnreachable, LabError, one_line
 from grader.reading import connection
 from grader.reading.collect import Abandoned, collect_host
-from grader.reading.connection import Limits
+from grader.reading.limits import Limits
 
 Post = Callable[[str, str | None], None]   # (phase, role)
 

@@ -94,9 +94,10 @@ def reasons(run: LabRun) -> list[str]:
 
 def render(report: Report) -> str:
     buffer = io.StringIO()
+    # _environ: the output depends on the Report alone, not on this process's TERM or COLUMNS
     console = Console(file=buffer, force_terminal=report.terminal, width=report.width,
                       color_system="standard" if report.terminal else None, highlight=False,
-                      emoji=False)
+                      emoji=False, _environ={})
     if report.single:
         for part in student_tables(report):
             console.print(part)

@@ -42,7 +42,7 @@ def snap_live(ev: Evidence):
     if view.state != "running":
         fail("live-not-running", state=view.state)
     if view.memory != "internal":
-        fail("live-memory-external", memory=view.memory)
+        fail("live-memory-external", memory=view.memory_file or view.memory)
     if view.parent != CLEAN:
         fail("live-wrong-parent", parent=view.parent or "none")
     return passed("live-ok")

@@ -1,0 +1,1 @@
+"""toy: the engine's test lab (a pool and a domain with a snapshot)."""
