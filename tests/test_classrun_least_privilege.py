@@ -8,10 +8,13 @@ libvirtd still sees a client of its read-only socket.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -19,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from grader import ROOT
 from grader.labhosts.config import Settings
 
 pytestmark = pytest.mark.labhost
@@ -66,18 +68,49 @@ def readonly_socket(labhosts):
     server.close()
 
 
+#: What `grade` imports, copied where an unprivileged user can read it: the checkout (and its
+#: .venv) may live in a directory only root can enter, e.g. one made by `mktemp -d`.
+PACKAGES = ("grader", "labs", "libvirt", "lxml", "jinja2", "markupsafe", "click", "rich", "pygments",
+            "markdown_it", "mdurl", "yaml")
+
+
+@pytest.fixture(scope="module")
+def world_readable_site():
+    site = Path(tempfile.mkdtemp(prefix="nobody-site-"))
+    site.chmod(0o755)
+    libvirt_dir = Path(importlib.util.find_spec("libvirt").origin).parent
+    for name in PACKAGES:
+        origin = Path(importlib.util.find_spec(name).origin)
+        if origin.name == "__init__.py":
+            shutil.copytree(origin.parent, site / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for module in libvirt_dir.glob("libvirt*"):           # libvirt-python is modules, not a package
+        if module.is_file():
+            shutil.copy(module, site / module.name)
+    for path in [site, *site.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    yield site
+    shutil.rmtree(site, ignore_errors=True)
+
+
+def grade_argv(site: Path) -> list[str]:
+    """`grade` run by the base interpreter over the world-readable copy (never the checkout's venv)."""
+    code = f"import sys; sys.path[:0] = [{str(site)!r}]; from grader.cli.main import grade; grade()"
+    return [os.path.realpath(sys.executable), "-I", "-c", code]
+
+
 def as_nobody(*argv, home):
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C", "LAB_LANG": "en"}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C", "LAB_LANG": "en"}
     return subprocess.run([*NOBODY, *argv], capture_output=True, text=True, env=env, timeout=60)
 
 
-def test_an_unprivileged_user_grades_through_the_read_only_socket(labhosts, readonly_socket, tmp_path):
+def test_an_unprivileged_user_grades_through_the_read_only_socket(labhosts, readonly_socket,
+                                                                  world_readable_site):
     home = Path(tempfile.mkdtemp(prefix="nobody-"))
     home.chmod(0o777)
-    grade = str(ROOT / ".venv" / "bin" / "grade")
-    ro = as_nobody(grade, "lab3", "--host", readonly_socket, "--format", "json", home=home)
+    grade = grade_argv(world_readable_site)
+    ro = as_nobody(*grade, "lab3", "--host", readonly_socket, "--format", "json", home=home)
     assert ro.returncode in (0, 1), ro.stderr
-    admin = subprocess.run([grade, "lab3", "--host", labhosts.uri("a"), "--format", "json"],
+    admin = subprocess.run([*grade, "lab3", "--host", labhosts.uri("a"), "--format", "json"],
                            capture_output=True, text=True, timeout=60)
     ro_result, admin_result = json.loads(ro.stdout)["results"][0], json.loads(admin.stdout)["results"][0]
     assert ro_result["status"] == admin_result["status"]
@@ -85,14 +118,14 @@ def test_an_unprivileged_user_grades_through_the_read_only_socket(labhosts, read
     assert [e["feedback"] for e in ro_result["exercises"]] == [e["feedback"] for e in admin_result["exercises"]]
 
 
-def test_through_the_read_only_socket_nothing_can_be_changed(readonly_socket):
+def test_through_the_read_only_socket_nothing_can_be_changed(readonly_socket, world_readable_site):
     home = Path(tempfile.mkdtemp(prefix="nobody-"))
     home.chmod(0o777)
     pool = "<pool type='dir'><name>t-should-not-exist</name><target><path>/tmp/x</path></target></pool>"
-    script = ("import libvirt,sys\n"
+    script = (f"import sys; sys.path[:0] = [{str(world_readable_site)!r}]\nimport libvirt\n"
               f"c = libvirt.open({readonly_socket!r})\n"
               f"c.storagePoolDefineXML({pool!r}, 0)\n")
-    result = as_nobody(str(ROOT / ".venv" / "bin" / "python"), "-c", script, home=home)
+    result = as_nobody(os.path.realpath(sys.executable), "-I", "-c", script, home=home)
     assert result.returncode != 0
     assert "read only access prevents" in result.stderr or "read-only" in result.stderr.lower()
 
@@ -155,7 +188,7 @@ def ssh_readonly_uri(readonly_socket):
 
 def test_a_class_is_graded_over_ssh_with_a_key_that_reaches_only_the_read_only_socket(
         labhosts, ssh_readonly_uri, tmp_path):
-    grade = str(ROOT / ".venv" / "bin" / "grade")
+    grade = str(Path(sys.executable).with_name("grade"))
     roster = tmp_path / "roster.csv"
     roster.write_text(f"student,A\nana,{ssh_readonly_uri}\nben,{labhosts.uri('a')}\n")
     run = subprocess.run([grade, "lab3", "--roster", str(roster), "--out", str(tmp_path / "runs"),
@@ -174,7 +207,7 @@ def test_the_ssh_key_cannot_change_anything(ssh_readonly_uri):
               f"c = libvirt.open({ssh_readonly_uri!r})\n"
               "c.storagePoolDefineXML(\"<pool type='dir'><name>t-no</name><target><path>/tmp/no</path>"
               "</target></pool>\", 0)\n")
-    result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", script],
+    result = subprocess.run([sys.executable, "-c", script],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "read only access prevents" in result.stderr or "read-only" in result.stderr.lower()

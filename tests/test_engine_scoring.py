@@ -113,3 +113,13 @@ def test_verdict_helpers_and_the_check_marker():
     lab.catalog = Catalog({**TOY.catalog.entries, "nope": {"en": "no: {why}", "es": "no: {why}"}})
     result = score(lab, evidence("right"))
     assert (result.exercises[0].score, result.exercises[0].feedback) == (1, "no: x")
+
+
+def test_xml_no_libvirt_would_write_is_the_hosts_error_not_the_checks(right):
+    dom = right.host().domain("toy-vm")
+    dom.xml = dom.xml.replace("<devices>", "<devices", 1)
+    result = score(TOY, right)
+    assert result.status == "error" and "vm-snap: the host sent XML that cannot be read" in result.error
+    bad = result.exercises[1]
+    assert (bad.score, bad.messages) == (0, ["host-xml-unreadable"]) and "Ask your instructor" in bad.feedback
+    assert result.exercises[0].score == 2        # what could be read is still graded

@@ -31,6 +31,10 @@ from grader.core.uris import check_uri
 from grader.errors import UsageError
 
 _ROLE = re.compile(r"^[A-Z]$")
+#: A student id: it becomes a file name, a gradebook key and a CSV cell (no leading = + - @).
+STUDENT_ID = re.compile(r"[^\W_][\w.@+-]{0,99}")
+#: An inventory whose YAML aliases expand beyond this many values is refused (a "billion laughs").
+MAX_YAML_NODES = 100_000
 META_COLUMNS = ("student", "email", "name")
 
 
@@ -133,7 +137,13 @@ class _Raw:
 
 def _parse_csv(text: str, problems: list[str], roles: tuple[str, ...]) -> list[_Raw]:
     reader = csv.reader(io.StringIO(text))
-    rows = [(reader.line_num, row) for row in reader]
+    rows = []
+    try:
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as err:   # e.g. a field over csv's limit of 128 KiB, a NUL byte
+        problems.append(f"line {reader.line_num + 1}: not readable as CSV ({err})")
+        return []
     rows = [(n, r) for n, r in rows if any(c.strip() for c in r) and not r[0].lstrip().startswith("#")]
     if not rows:
         return []
@@ -255,12 +265,20 @@ def _parse_yaml(text: str, problems: list[str], roles: tuple[str, ...] = ()) -> 
 
     try:
         root = yaml.compose(text)
+        too_big = root is not None and _expanded_size(root) > MAX_YAML_NODES
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
         problems.append(f"{where}not valid YAML: {getattr(err, 'problem', err)}")
         return []
+    except RecursionError:
+        problems.append("line 1: the inventory nests too deep to be an inventory: write it flat")
+        return []
     if root is None:
+        return []
+    if too_big:
+        problems.append(f"line 1: the inventory's YAML aliases (*name) expand to more than "
+                        f"{MAX_YAML_NODES} values: write the hosts out instead")
         return []
     if not isinstance(root, yaml.MappingNode):
         problems.append(f"line {root.start_mark.line + 1}: an inventory starts with groups (all:)")
@@ -295,6 +313,34 @@ def _parse_yaml(text: str, problems: list[str], roles: tuple[str, ...] = ()) -> 
         if raw is not None:
             out.append(raw)
     return out
+
+
+def _expanded_size(root) -> int:
+    """How many nodes the document has once every alias is expanded, counted without expanding
+    (a node reached through N aliases counts N times), stopping early past the limit."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+
+    def size(node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = MAX_YAML_NODES + 1   # a cycle counts as too big
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        for child in children:
+            total += size(child)
+            if total > MAX_YAML_NODES:
+                break
+        sizes[id(node)] = total
+        return total
+
+    return size(root)
 
 
 def _plain(node):
@@ -341,9 +387,9 @@ def _validate(raws: list[_Raw], roles: tuple[str, ...], known: set[str], problem
         if not raw.student:
             problems.append(f"line {raw.line}: empty student")
             continue
-        if not re.match(r"^[\w.@+-]+$", raw.student):
-            problems.append(f"line {raw.line}: student {raw.student!r} may hold only letters, digits "
-                            "and . _ - + @")
+        if not STUDENT_ID.fullmatch(raw.student):
+            problems.append(f"line {raw.line}: student {raw.student!r} must start with a letter or digit "
+                            "and hold only letters, digits and . _ - + @ (at most 100)")
         first = merged.get(raw.student)
         if first is None:
             merged[raw.student] = raw
@@ -358,6 +404,13 @@ def _validate(raws: list[_Raw], roles: tuple[str, ...], known: set[str], problem
                 problems.append(f"line {raw.line}: duplicate student {raw.student!r} (first on line {first.line})")
             first.email = first.email or raw.email
             first.name = first.name or raw.name
+    by_case: dict[str, _Raw] = {}
+    for raw in merged.values():
+        other = by_case.setdefault(raw.student.casefold(), raw)
+        if other is not raw:
+            problems.append(f"line {raw.line}: students {other.student!r} (line {other.line}) and "
+                            f"{raw.student!r} differ only by case: gradebooks and file names may not "
+                            "tell them apart; rename one")
     entries = []
     for raw in merged.values():
         for role, uri in raw.hosts.items():

@@ -6,6 +6,8 @@ student's status becomes 'error': a crashed check must never look like a pass.
 """
 from __future__ import annotations
 
+from lxml import etree
+
 from grader.core.checks import Failure, Verdict
 from grader.core.evidence import Evidence
 from grader.core.i18n import Message
@@ -23,6 +25,9 @@ def verdict_of(lab: Lab, exercise_id: str, evidence: Evidence) -> tuple[Verdict,
         return verdict, None
     except Failure as failure:
         return failure.verdict, None
+    except etree.XMLSyntaxError as err:   # the host's fault, not the check's: say so
+        reason = one_line(f"the host sent XML that cannot be read: {err}", 200)
+        return Verdict(0.0, (Message.of("host-xml-unreadable", error=one_line(err, 160)),)), reason
     except Exception as err:  # noqa: BLE001 - any crash becomes a visible error, never a pass
         reason = one_line(f"{type(err).__name__}: {err}", 200)
         return Verdict(0.0, (Message.of("check-crashed", error=reason),)), reason

@@ -248,3 +248,51 @@ class StallingProxy(LoopbackListener):
                     buffer = buffer[size:]
         except OSError:
             pass
+
+
+class HostileLibvirtd(LoopbackListener):
+    """A modified libvirtd that answers every RPC call with an error carrying `message`: whatever
+    text a student's host may send back, as libvirt's client really receives it.
+
+    A reply is the libvirt RPC framing (4-byte length, then prog, vers, proc, type=REPLY,
+    serial, status=ERROR) followed by an XDR virNetMessageError: code, domain, message (an
+    optional string), level, dom (null), str1-3 (null), int1, int2, net (null).
+    """
+
+    PROGRAM, VERSION, REPLY, ERROR = 0x20008086, 1, 1, 1
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__()
+
+    def uri(self) -> str:
+        return f"qemu+tcp://127.0.0.1:{self.port}/system"
+
+    @staticmethod
+    def _string(text: str) -> bytes:
+        raw = text.encode()
+        return struct.pack(">I", len(raw)) + raw + b"\0" * (-len(raw) % 4)
+
+    def _error(self, proc: int, serial: int) -> bytes:
+        body = (struct.pack(">ii", 1, 7)                        # VIR_ERR_INTERNAL_ERROR, VIR_FROM_RPC
+                + struct.pack(">I", 1) + self._string(self.message)
+                + struct.pack(">i", 2)                          # VIR_ERR_ERROR
+                + struct.pack(">IIIIiiI", 0, 0, 0, 0, 0, 0, 0))
+        header = struct.pack(">IIiIII", self.PROGRAM, self.VERSION, proc, self.REPLY, serial, self.ERROR)
+        return struct.pack(">I", 4 + len(header) + len(body)) + header + body
+
+    def handle(self, client) -> None:
+        threading.Thread(target=self._answer, args=(client,), daemon=True).start()
+
+    def _answer(self, client) -> None:
+        buffer = b""
+        try:
+            while data := client.recv(65536):
+                buffer += data
+                while len(buffer) >= 4 and len(buffer) >= struct.unpack(">I", buffer[:4])[0]:
+                    size = struct.unpack(">I", buffer[:4])[0]
+                    _, _, proc, _, serial, _ = struct.unpack(">IIiIII", buffer[4:28])
+                    buffer = buffer[size:]
+                    client.sendall(self._error(proc, serial))
+        except OSError:
+            pass

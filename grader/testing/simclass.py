@@ -118,3 +118,16 @@ def write_roster(path: Path, rows: list[tuple[str, str]]) -> Path:
     lines = ["student,A,email"] + [f"{s},{uri},{s}@example.org" for s, uri in rows]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def hostile_host_xml(megabytes: int) -> str:
+    """A lab3 host that serves about `megabytes` MiB: lab3-vm carries `megabytes` snapshots, each
+    holding a 1 MiB <description> in its domain (libvirt sends one string of at most 4 MiB, so a
+    host that wants to send a lot sends it in many pieces)."""
+    fat = "x" * 2**20
+    snaps = [_snapshot(f"s{i}", "shutoff", when=i).replace(
+        "<domain type='test'><name>x</name>", f"<domain type='test'><name>x</name><description>{fat}</description>")
+        for i in range(megabytes)]
+    right = host_xml("right")
+    head, sep, tail = right.partition("<test:runstate>5</test:runstate>")
+    return head + sep + "".join(snaps) + tail
