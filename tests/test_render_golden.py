@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from grader import render
-from grader.core.results import ERROR, UNREACHABLE, ExerciseResult, LabRun, StudentResult
+from grader.core import copies
+from grader.core.results import ERROR, GRADED, UNREACHABLE, ExerciseResult, LabRun, StudentResult
 from grader.core.scoring import score
+from grader.core.timeline import Timeline
 from toyhelp import TOY, evidence
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -24,20 +26,32 @@ HOSTILE = "\x1b[2J\x1b]8;;https://evil.example/\x07[link=https://evil.example]x[
 
 
 def fixed_run(lang: str) -> LabRun:
-    results = [score(TOY, evidence(state, student), lang)
-               for state, student in (("right", "ana"), ("untouched", "ben"), ("recreated", "=cmd|' /C calc'!A0"))]
+    graded = [evidence(state, student) for state, student in
+              (("right", "ana"), ("untouched", "ben"), ("recreated", "=cmd|' /C calc'!A0"), ("right", "max"))]
+    results = [score(TOY, e, lang) for e in graded[:3]]
     results.append(StudentResult("zoe", {"A": "qemu+ssh://zoe@10.0.0.9/system"}, UNREACHABLE,
                                  "host A: no answer from qemu+ssh://zoe@10.0.0.9/system within 5 s of connecting (connect timeout)",
                                  None, TOY.max_score))
     results.append(StudentResult("mal", {"A": "qemu+tcp://127.0.0.1:9/system"}, ERROR, f"host A: {HOSTILE}",
                                  None, TOY.max_score))
-    hostile = score(TOY, evidence("right", "max"), lang)
+    hostile = score(TOY, graded[3], lang)
     hostile.exercises[1] = ExerciseResult("vm-snap", 3, 3, f"Good: '{HOSTILE}' was taken.", ["snap-ok"])
     results.append(hostile)
     for result in results:      # the same text wherever the checkout lives
         if result.hosts["A"].startswith("test://"):
             result.hosts = {"A": f"qemu+tcp://127.0.0.1:{16610 + len(result.student)}/system"}
-    return LabRun("toy", TOY.max_score, lang, results)
+    # the toy hosts are one XML file each: whoever shares a file shares its domain's identity
+    return LabRun("toy", TOY.max_score, lang, results, copies.find({e.student: copies.signals(e) for e in graded}))
+
+
+def fixed_timeline(run: LabRun) -> Timeline:
+    """A watched session: everyone untouched at the start, the results of `run` 7 minutes in."""
+    timeline = Timeline([r.student for r in run.results], [e.id for e in TOY.exercises], 1_700_000_000)
+    blank = [StudentResult(r.student, r.hosts, GRADED, None, 0, r.max_score,
+                           [ExerciseResult(e.id, 0, e.points, "", []) for e in TOY.exercises]) for r in run.results]
+    timeline.update(blank, 1_700_000_000)
+    timeline.update(run.results, 1_700_000_420)
+    return timeline
 
 
 CASES = [(name, lang) for name in render.REGISTRY for lang in ("en", "es")]
@@ -46,7 +60,7 @@ CASES = [(name, lang) for name in render.REGISTRY for lang in ("en", "es")]
 @pytest.mark.parametrize("name, lang", CASES, ids=[f"{n}-{lang}" for n, lang in CASES])
 def test_renderer_output_matches_its_golden_file(name, lang):
     run = fixed_run(lang)
-    report = render.Report(run, TOY, {"ana": "ana@uni.es", "ben": None}, width=120)
+    report = render.Report(run, TOY, {"ana": "ana@uni.es", "ben": None}, width=120, timeline=fixed_timeline(run))
     outputs = {"stdout": render.render(name, report)}
     if name == "table":
         outputs["single"] = render.render(name, render.Report(LabRun("toy", 5, lang, run.results[-1:]), TOY,

@@ -155,6 +155,18 @@ class RunDir:
                                  "grade the class again instead of retrying this run") from None
         return out
 
+    def timeline(self):
+        """The timeline of a watched run (timeline.json), or None."""
+        from grader.core.timeline import Timeline
+
+        path = self.path / "timeline.json"
+        if not path.is_file():
+            return None
+        try:
+            return Timeline.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise UsageError(f"{path} is not a timeline of this grader ({err})") from None
+
     def evidence_path(self, student: str) -> Path:
         return self.evidence_dir / f"{file_name(student)}.json"
 

@@ -19,10 +19,12 @@ from typing import TextIO
 from grader import render
 from grader.classroom import archive, roster
 from grader.classroom.progress import ClassProgress
+from grader.core import copies
 from grader.core.evidence import Evidence
 from grader.core.labdef import Lab
 from grader.core.results import ERROR, GRADED, UNREACHABLE, LabRun, StudentResult
 from grader.core.scoring import score
+from grader.core.timeline import Timeline
 from grader.errors import LabError, UsageError, one_line
 from grader.reading.limits import Limits
 
@@ -90,8 +92,13 @@ def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassO
     for result in kept:  # merged from the last run: copy its result and evidence unchanged
         target.copy_student(previous, result)
 
+    identities = {r.student: kept_signals(previous, r.student) for r in kept}
     with ClassProgress(len(entries), lab.id, progress_stream, terminal) as progress:
         def on_graded(result: StudentResult, evidence: Evidence) -> StudentResult:
+            try:
+                identities[result.student] = copies.signals(evidence)
+            except Exception:  # noqa: BLE001 - unreadable XML already made this student's error
+                identities[result.student] = set()
             result = archived(target, lab, result, evidence)
             progress.update(result)
             return result
@@ -105,7 +112,8 @@ def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassO
             raise
     by_student = {r.student: r for r in [*kept, *new]}
     run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang,
-                 results=[by_student[s] for s in class_roster.students() if s in by_student])
+                 results=[by_student[s] for s in class_roster.students() if s in by_student],
+                 copies=copies.find(identities))
     emails = {e.student: e.email for e in class_roster.entries}
     problems = write_reports(target, render.Report(run, lab, emails))
     target.write_meta({**meta, "state": "complete", "finished": time.time(),
@@ -142,6 +150,14 @@ def _retry_plan(lab: Lab, runs_parent: Path, class_roster: roster.Roster):
     return entries, previous, kept, len(never)
 
 
+def kept_signals(previous: archive.RunDir, student: str) -> set:
+    """The identities of a student kept from an earlier run, read back from their evidence."""
+    try:
+        return copies.signals(Evidence.load(previous.evidence_path(student)))
+    except (OSError, ValueError):
+        return set()
+
+
 def archived(target: archive.RunDir, lab: Lab, result: StudentResult, evidence: Evidence) -> StudentResult:
     """Write one student's evidence and result; a student whose files cannot be written gets
     that as their error (and a result file saying so, if even that can be written)."""
@@ -172,7 +188,7 @@ def write_reports(target: archive.RunDir, report: render.Report) -> list[str]:
     return problems
 
 
-def regrade_run(lab: Lab, path: Path, lang: str, only) -> tuple[LabRun, dict]:
+def regrade_run(lab: Lab, path: Path, lang: str, only) -> tuple[LabRun, dict, Timeline | None]:
     """A whole archived run, scored again from its evidence alone (no host is contacted)."""
     rundir = archive.RunDir.open(path)
     meta = rundir.meta()
@@ -186,5 +202,6 @@ def regrade_run(lab: Lab, path: Path, lang: str, only) -> tuple[LabRun, dict]:
     if wrong:
         raise UsageError(f"{rundir.evidence_path(wrong[0].student)} holds evidence for {wrong[0].lab}, not {lab.id}")
     results = [score(lab, e, lang, only) for e in evidence]
-    run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang, results=rundir.ordered(results))
-    return run, meta.get("emails", {})
+    run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang, results=rundir.ordered(results),
+                 copies=copies.find({e.student: copies.signals(e) for e in evidence}))
+    return run, meta.get("emails", {}), rundir.timeline()

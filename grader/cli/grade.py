@@ -54,9 +54,17 @@ from grader.errors import UsageError
               help="Class: exact directory for this run (must be new or empty).")
 @click.option("--gradebook", default=None, metavar="DB",
               help="Class: also write the scores into this nbgrader gradebook (path or SQLAlchemy URL).")
+@click.option("--watch", is_flag=True,
+              help="Poll read-only until Ctrl-C: a live board (or one line per change); a class run "
+                   "is archived on stop with timeline.json.")
+@click.option("--interval", type=float, default=10.0, show_default=True, help="--watch: seconds between polls.")
+@click.option("--serve", metavar="[HOST:]PORT", default=None,
+              help="--watch: also serve a read-only page for the classroom screen (127.0.0.1 by default).")
+@click.option("--anonymous", is_flag=True, help="--watch: show counts without names (for projecting).")
 @handles_errors
 def grade(lab_id, hosts, roster, exercises, fmt, lang, from_evidence, save_evidence, student, jobs,
-          timeout, connect_timeout, only_students, retry_unreachable, out, run_dir, gradebook):
+          timeout, connect_timeout, only_students, retry_unreachable, out, run_dir, gradebook,
+          watch, interval, serve, anonymous):
     """Grade LAB, read-only, on a student's host(s) or a whole class, with feedback per exercise."""
     from grader.classroom import courseconf
     from grader.classroom.session import ClassOptions
@@ -71,11 +79,18 @@ def grade(lab_id, hosts, roster, exercises, fmt, lang, from_evidence, save_evide
                            connect_timeout=connect_timeout, retry_unreachable=retry_unreachable,
                            out=_path(env, out), run_dir=_path(env, run_dir), gradebook=gradebook)
 
+    watching = {"--interval": interval != 10.0, "--serve": serve, "--anonymous": anonymous}
+    if not watch and any(watching.values()):
+        raise UsageError(f"{next(k for k, v in watching.items() if v)} goes with --watch")
+    if watch and (from_evidence or save_evidence or retry_unreachable or gradebook or fmt != "table"):
+        raise UsageError("--watch reads hosts live and shows a board: it takes no --from-evidence, "
+                         "--save-evidence, --retry-unreachable, --gradebook or --format (its run "
+                         "directory holds every format)")
     if from_evidence and _path(env, from_evidence).is_dir():
         from grader.classroom.session import regrade_run
 
-        run, emails = regrade_run(lab, _path(env, from_evidence), lang, only)
-        _print(env, fmt, render.Report(run, lab, emails))
+        run, emails, timeline = regrade_run(lab, _path(env, from_evidence), lang, only)
+        _print(env, fmt, render.Report(run, lab, emails, timeline=timeline))
         return graded(run.all_graded)
     if roster and (hosts or from_evidence):
         raise UsageError("give either --roster (a class) or --host/--from-evidence (one student), not both")
@@ -87,11 +102,15 @@ def grade(lab_id, hosts, roster, exercises, fmt, lang, from_evidence, save_evide
         if used:
             raise UsageError(f"{used[0]} grades a class: add --roster FILE (or run inside a course "
                              "directory whose course.toml names the roster)")
+        if watch:
+            return _watch_one(env, lab, hosts, lang, options, course, student, interval, serve, anonymous)
         return _grade_one(env, lab, hosts, fmt, lang, only, _path(env, from_evidence),
                           _path(env, save_evidence), student, options, course)
     if save_evidence:
         raise UsageError("--save-evidence is for one student; a class run archives every student's "
                          "evidence in its run directory")
+    if watch:
+        return _watch_class(env, lab, course, roster_path, lang, options, interval, serve, anonymous)
     return _grade_class(env, lab, course, roster_path, fmt, lang, options)
 
 
@@ -166,9 +185,45 @@ def _grade_class(env, lab, course, roster_path, fmt, lang, options) -> ExitStatu
     return graded(done.all_graded)
 
 
+# --- watched live ------------------------------------------------------------------------------
+
+def _watch_one(env, lab, hosts, lang, options, course, student, interval, serve, anonymous) -> ExitStatus:
+    from grader.classroom.session import limits_for
+    from grader.cli.watch import watch
+    from grader.core.uris import parse_hosts
+    from grader.reading.student import Target
+
+    targets = [Target(student, parse_hosts(hosts, lab.roles, env.env))]
+    return watch(env, lab, targets, lang, options, limits_for(options, course), interval, serve, anonymous)
+
+
+def _watch_class(env, lab, course, roster_path, lang, options, interval, serve, anonymous) -> ExitStatus:
+    import time
+
+    from grader.classroom import archive, roster
+    from grader.classroom.session import limits_for
+    from grader.cli.watch import watch
+
+    class_roster = roster.load(roster_path, lab.roles)
+    if options.students:
+        class_roster = class_roster.select(options.students)
+    runs_parent = options.out or (course.runs if course and course.runs else env.cwd / "runs")
+    target = archive.RunDir.create(runs_parent, lab.id, exact=options.run_dir)
+    limits = limits_for(options, course)
+    meta = {"lab": lab.id, "lang": lang, "roster": str(roster_path), "started": time.time(),
+            "state": "watching", "watch": {"interval": interval}, "students": class_roster.students(),
+            "exercises": options.only, "emails": {e.student: e.email for e in class_roster.entries if e.email},
+            "limits": {"jobs": limits.jobs, "timeout": limits.timeout, "connect_timeout": limits.connect_timeout},
+            "retry_of": None}
+    target.write_meta(meta)
+    emails = {e.student: e.email for e in class_roster.entries}
+    return watch(env, lab, list(class_roster.entries), lang, options, limits, interval, serve, anonymous,
+                 archive_to=target, meta=meta, emails=emails)
+
+
 def _print(env: Environment, fmt: str, report: render.Report) -> None:
     if fmt == "table":   # colour on a terminal, unless NO_COLOR (no-color.org) says not
         colour = env.stdout_is_terminal and not env.env.get("NO_COLOR")
         report = render.Report(report.run, report.lab, report.emails, report.single,
-                               terminal=colour, width=env.columns)
+                               terminal=colour, width=env.columns, timeline=report.timeline)
     env.out(render.render(fmt, report), nl=fmt not in ("csv", "table"))

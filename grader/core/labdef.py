@@ -39,7 +39,7 @@ class Scope:
 
     pools: frozenset[str] | None = None
     domains: frozenset[str] | None = None
-    host_facts: bool = False     # hostname, host UUID (needs the capabilities XML)
+    host_facts: bool = False     # hostname and libvirt version (the host UUID is always read)
     job_stats: bool = False      # completed-job statistics (migration evidence)
 
     @classmethod

@@ -44,10 +44,12 @@ class LabRun:
     max_score: int
     lang: str
     results: list[StudentResult]
+    #: students whose hosts share an identity (grader.core.copies), for the instructor only
+    copies: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"lab": self.lab, "max_score": self.max_score, "lang": self.lang,
-                "results": [r.to_dict() for r in self.results]}
+                "results": [r.to_dict() for r in self.results], "copies": self.copies}
 
     @property
     def all_graded(self) -> bool:

@@ -235,6 +235,7 @@ class DomainXml(XmlView):
     memory_kib = Field("./memory", int)
     disks = Child("./devices/disk", DiskXml, many=True)
     lab_metadata = Child("./metadata/lab:lab", LabMetadataXml)
+    macs = ListField("./devices/interface/mac/@address")
 
     @property
     def file_disks(self) -> list[DiskXml]:

@@ -73,6 +73,7 @@ def collect_host(uri: str, scope: Scope, conn, max_bytes: int = 8 * MiB,
     try:
         host = HostEvidence(uri=uri, pool_scope=_listed(scope.pools),
                             domain_scope=_listed(scope.domains))
+        host.host_uuid = _host_uuid(counter)      # every lab: copied hosts (grader.core.copies)
         if scope.host_facts:
             _host_facts(counter, host)
         host.pools = _pools(counter, scope)
@@ -87,11 +88,13 @@ def _listed(names: frozenset[str] | None) -> list[str] | None:
     return None if names is None else sorted(names)
 
 
-def _host_facts(c: CountingConnection, host: HostEvidence) -> None:
+def _host_uuid(c: CountingConnection) -> str | None:
     from grader.core.xmlmodel import parse
 
-    caps = parse(c.call(c.conn, "getCapabilities"))
-    host.host_uuid = caps.findtext("./host/uuid")
+    return parse(c.call(c.conn, "getCapabilities")).findtext("./host/uuid")
+
+
+def _host_facts(c: CountingConnection, host: HostEvidence) -> None:
     host.hostname = c.call(c.conn, "getHostname")
     version = c.call(c.conn, "getLibVersion")
     host.libvirt_version = f"{version // 1000000}.{version // 1000 % 1000}.{version % 1000}"

@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Mapping
 
 from grader.core.labdef import Lab
 from grader.core.results import LabRun
+from grader.core.timeline import Timeline
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Report:
     single: bool = False       # one student graded on the spot (grade --host): the detailed table
     terminal: bool = False     # shown on a terminal: colour allowed
     width: int = 100           # columns for the terminal table when not on a terminal
+    timeline: Timeline | None = None   # a watched session's (grade --watch), for the class report
 
     def t(self, key: str, **params) -> str:
         """A user-interface string from the catalogs, in the run's language."""

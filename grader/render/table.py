@@ -92,6 +92,15 @@ def reasons(run: LabRun) -> list[str]:
     return [one_line(f"{r.student}: {r.status}: {r.error}") for r in run.results if r.status != GRADED]
 
 
+def copies(report: Report) -> list[str]:
+    """The groups of students whose hosts share an identity, under a heading (none: nothing)."""
+    if not report.run.copies:
+        return []
+    return [report.t("ui-copies")] + [
+        "  " + one_line(report.t("ui-copy", students=", ".join(c["students"]), reason=c["reason"]))
+        for c in report.run.copies]
+
+
 def render(report: Report) -> str:
     buffer = io.StringIO()
     # _environ: the output depends on the Report alone, not on this process's TERM or COLUMNS
@@ -103,7 +112,7 @@ def render(report: Report) -> str:
             console.print(part)
     else:
         console.print(class_table(report))
-        for line in reasons(report.run):
+        for line in reasons(report.run) + copies(report):
             console.print(Text(line), soft_wrap=True)
         console.print(Text(footer(report)))
     return buffer.getvalue()

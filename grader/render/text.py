@@ -8,7 +8,7 @@ from __future__ import annotations
 from grader.core.results import GRADED, number
 from grader.core.text import one_line
 from grader.render import Renderer, Report
-from grader.render.table import footer, reasons
+from grader.render.table import copies, footer, reasons
 
 
 def render(report: Report) -> str:
@@ -30,7 +30,7 @@ def render(report: Report) -> str:
     for row in [header, *rows]:
         cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:-1], widths[1:-1])] + [row[-1]]
         lines.append("  ".join(cells).rstrip())
-    lines += reasons(run) + [footer(report)]
+    lines += reasons(run) + copies(report) + [footer(report)]
     return "\n".join(lines) + "\n"
 
 

@@ -200,6 +200,10 @@ class LoopbackListener:
     def close(self):
         for conn in self.held:
             conn.close()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)   # wakes the accept() blocked in its thread
+        except OSError:
+            pass
         self.sock.close()
 
     def __enter__(self):
@@ -294,5 +298,68 @@ class HostileLibvirtd(LoopbackListener):
                     _, _, proc, _, serial, _ = struct.unpack(">IIiIII", buffer[4:28])
                     buffer = buffer[size:]
                     client.sendall(self._error(proc, serial))
+        except OSError:
+            pass
+
+
+class Relay:
+    """A TCP relay to `upstream_port` on loopback that can be cut (every connection dropped,
+    nothing listening: the host went away) and restored on the same port (it came back)."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.port = free_port()
+        self.listener: LoopbackListener | None = None
+        self.restore()
+
+    def uri(self) -> str:
+        return f"qemu+tcp://127.0.0.1:{self.port}/system"
+
+    def restore(self) -> None:
+        relay = self
+
+        class Forward(LoopbackListener):
+            def __init__(self):
+                self.sock = socket.socket()
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                self.sock.bind(("127.0.0.1", relay.port))
+                self.sock.listen(64)
+                self.port, self.held = relay.port, []
+                threading.Thread(target=self._accept, daemon=True).start()
+
+            def handle(self, client):
+                server = socket.create_connection(("127.0.0.1", relay.upstream_port))
+                self.held.append(server)
+                for src, dst in ((client, server), (server, client)):
+                    threading.Thread(target=_pipe, args=(src, dst), daemon=True).start()
+
+        self.listener = Forward()
+
+    def cut(self) -> None:
+        if self.listener is not None:
+            for conn in self.listener.held:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.listener.close()
+            self.listener = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cut()
+
+
+def _pipe(src, dst) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
