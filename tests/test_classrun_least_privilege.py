@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from grader.labhosts.config import Settings
+from grader.testing.loopback import pipe
 
 pytestmark = pytest.mark.labhost
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -40,18 +41,6 @@ def readonly_socket(labhosts):
     path.chmod(0o777)
     server.listen(16)
 
-    def pump(src, dst):
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
     def accept():
         while True:
             try:
@@ -60,8 +49,8 @@ def readonly_socket(labhosts):
                 return
             upstream = socket.socket(socket.AF_UNIX)
             upstream.connect(str(target))
-            threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
     yield f"qemu+unix:///system?socket={path}"

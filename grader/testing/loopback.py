@@ -101,7 +101,7 @@ class DelayProxy:
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
 
-    async def _pipe(self, reader, writer, counter: list[int] | None):
+    async def _forward(self, reader, writer, counter: list[int] | None):
         buffer, queue = b"", asyncio.Queue()
 
         async def sender():
@@ -147,7 +147,7 @@ class DelayProxy:
             return
         counter = [0]
         self.sent_per_conn.append(counter)
-        await asyncio.gather(self._pipe(reader, up_writer, counter), self._pipe(up_reader, writer, None))
+        await asyncio.gather(self._forward(reader, up_writer, counter), self._forward(up_reader, writer, None))
 
     def _run(self):
         asyncio.set_event_loop(self.loop)
@@ -331,7 +331,7 @@ class Relay:
                 server = socket.create_connection(("127.0.0.1", relay.upstream_port))
                 self.held.append(server)
                 for src, dst in ((client, server), (server, client)):
-                    threading.Thread(target=_pipe, args=(src, dst), daemon=True).start()
+                    threading.Thread(target=pipe, args=(src, dst), daemon=True).start()
 
         self.listener = Forward()
 
@@ -352,7 +352,7 @@ class Relay:
         self.cut()
 
 
-def _pipe(src, dst) -> None:
+def pipe(src, dst) -> None:
     try:
         while data := src.recv(65536):
             dst.sendall(data)
