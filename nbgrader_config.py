@@ -11,11 +11,18 @@ tests pass `--Exchange.root=...` with a temporary directory. The workflow is in 
 (instructor part) and tested end to end by tests/test_nbgrader_workflow.py.
 """
 import os
+import sys
 
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
 
 #: Wherever nbgrader is started from, the course is the folder of this file (also in a copy).
 COURSE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+#: nbgrader runs `alembic` (the gradebook's migrations) from PATH: `.venv/bin/nbgrader ...` without an
+#: activated venv would not find it, so the interpreter's own bin directory goes first on PATH.
+_BIN = os.path.dirname(sys.executable)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
 c.CourseDirectory.root = COURSE_DIR
 c.CourseDirectory.source_directory = "notebooks"

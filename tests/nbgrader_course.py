@@ -74,8 +74,11 @@ class Course:
     log: list[str]
 
     def run(self, *args: str, cwd: Path | None = None) -> str:
-        """One command (nbgrader or lab) from the venv; fail with its output if it fails."""
-        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        """One command (nbgrader or lab) from the venv, as typed without an activated venv (the
+        venv's bin is not on PATH: nbgrader_config.py must find `alembic` itself); fail with its
+        output if it fails."""
+        path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p) != BIN]
+        env = {**os.environ, "PATH": os.pathsep.join(path)}
         env.pop("NBGRADER_EXECUTION", None)
         proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd or self.root, env=env,
                               capture_output=True, text=True, timeout=600)
