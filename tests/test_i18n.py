@@ -275,3 +275,64 @@ def test_course_side_by_side_renders_two_columns(tmp_path):
     html = coursetext.render("es", sources=tmp_path)
     assert "Hola" in html and "Hi" not in html
     assert re.search(r"<td>\s*```sh\nvirsh list\n```\s*</td><td>\s*```python", html)
+
+
+# --- choosing the language once ----------------------------------------------------------------
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_a_bilingual_notebook_opens_with_how_to_read_it_in_one_language(path):
+    """The first cell names the `lab notebook` command for each language and links to the copy
+    it writes when run at the repository root (build/LANG/LAB/LAB.ipynb)."""
+    from grader.course.bilingual import CHOICE
+
+    lab = path.parent.name
+    first = nbformat.read(path, as_version=4).cells[0]
+    assert first.cell_type == "markdown" and CHOICE in first.metadata.get("tags", [])
+    for lang in LANGUAGES:
+        assert f"`lab notebook {lab} --lang {lang}`" in first.source
+        [link] = re.findall(rf"\]\(([^)]*/{lang}/{lab}/{lab}\.ipynb)\)", first.source)
+        assert (path.parent / link).resolve() == ROOT / "build" / lang / lab / f"{lab}.ipynb"
+
+
+def test_lab_notebook_writes_its_copy_where_the_notebooks_link_to(tmp_path):
+    env = _environment(tmp_path)
+    result = CliRunner().invoke(lab_command, ["notebook", "lab3", "--lang", "es"], obj=env)
+    assert result.exit_code == 0, env.stderr.getvalue()
+    written = tmp_path / "build" / "es" / "lab3" / "lab3.ipynb"
+    assert env.stdout.getvalue().strip() == str(written) and written.is_file()
+
+
+def _environment(cwd: Path):
+    import io
+
+    from grader.cli.environment import Environment
+
+    return Environment(env={}, cwd=cwd, stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_a_one_language_copy_cannot_be_turned_into_the_other_language(tmp_path):
+    english_only = single_language(_bilingual(), "en")
+    source = tmp_path / "release.ipynb"
+    nbformat.write(english_only, source)
+    result = CliRunner().invoke(lab_command, ["notebook", "lab3", "--lang", "es", "--source", str(source),
+                                              "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "holds only en" in result.output and "`lab notebook LAB --lang es`" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("toml, env, expected", [
+    (None, {}, "en"),
+    (None, {"LAB_LANG": "es"}, "es"),
+    ('lang = "es"\n', {}, "es"),
+    ('lang = "en"\n', {"LAB_LANG": "es"}, "en"),
+    ('roster = "r.csv"\n', {"LAB_LANG": "es"}, "es"),
+    (None, {"LANG": "es_ES.UTF-8"}, "en"),
+])
+def test_the_release_language_is_the_courses(tmp_path, toml, env, expected):
+    """course.toml's lang, else $LAB_LANG, else English (never the instructor's locale)."""
+    from grader.course.release import course_language
+
+    if toml:
+        (tmp_path / "course.toml").write_text(toml)
+    assert course_language(tmp_path, env) == expected
