@@ -8,6 +8,8 @@
 * `predict(key, text)` / `predicted(key)`: the student writes down what a measurement will show
   before running it; the measurement cell prints it back beside the result. Not graded: it
   stays in the student's notebook (and in an nbgrader submission).
+* `host_file(conn, path)`: where an image of the host is on this machine, for the experiments
+  that use QEMU's own tools on it (None on a remote host: run them there).
 * `%%host` on the first line of a cell that works on a host. Importing this module in a
   kernel registers it; under nbgrader's autograde (NBGRADER_EXECUTION) such cells print one line
   and are skipped, and libvirt and host commands refuse (grader.course.autograde): nbgrader runs
@@ -87,6 +89,13 @@ def predicted(key: str) -> str | None:
     text = _predictions.get(key)
     print(_text("ui-predicted", text=text) if text else _text("ui-predicted-none"))
     return text
+
+
+def host_file(conn, path: str):
+    """Where the host's file `path` is on this machine (a Path), or None on a remote host."""
+    from grader.course.hostfiles import host_file as locate
+
+    return locate(conn.getURI(), path)
 
 
 def _activate() -> None:

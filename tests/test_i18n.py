@@ -261,6 +261,9 @@ def test_course_exercise_lists_match_the_labs():
     ("Hello outside\n", "outside an :::en/:::es pair"),
     (":::es\nHola\n:::\n", "outside a pair"),
     ("```sh\nvirsh list\n", "fence is not closed"),
+    ("```sh\nvirsh list   # English only\n```\n", "a code comment in one language only"),
+    ("```python\nx = 1  # English ‖\n```\n", "a code comment"),
+    ("@not-here a classroom host\n```sh\nvirsh list\n```\n", "@not-here's reason in one language only"),
 ])
 def test_course_parser_rejects_text_in_one_language_only(tmp_path, source, problem):
     path = tmp_path / "x.md"
@@ -336,3 +339,15 @@ def test_the_release_language_is_the_courses(tmp_path, toml, env, expected):
     if toml:
         (tmp_path / "course.toml").write_text(toml)
     assert course_language(tmp_path, env) == expected
+
+
+def test_course_code_comments_and_not_here_notes_render_in_each_language(tmp_path):
+    (tmp_path / "a.md").write_text(
+        ":::en\nHi\n:::es\nHola\n:::\n\n@not-here a classroom host ‖ un host del aula\n"
+        "```sh\nvirsh list   # list the domains ‖ lista los dominios\necho '#not a comment'\n```\n")
+    english, spanish = coursetext.render("en", sources=tmp_path), coursetext.render("es", sources=tmp_path)
+    assert "virsh list   # list the domains\n" in english and "lista los dominios" not in english
+    assert "virsh list   # lista los dominios\n" in spanish and "list the domains" not in spanish
+    assert "<!-- not run here: a classroom host -->\n```sh" in english
+    assert "<!-- not run here: un host del aula -->\n```sh" in spanish
+    assert "echo '#not a comment'" in english
