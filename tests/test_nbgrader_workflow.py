@@ -11,6 +11,7 @@ this module's own, prepared with lab2 and lab3), leaves that host exactly as it 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from click.testing import CliRunner
@@ -51,8 +52,10 @@ def guard(labhosts):
 @pytest.fixture(scope="module")
 def runs(guard, tmp_path_factory):
     before = host_dump(guard["LIBVIRT_DEFAULT_URI"])
-    courses = {lang: run_workflow(tmp_path_factory.mktemp(f"nbgrader-{lang}"), lang, host_env=guard)
-               for lang in ("en", "es")}
+    folders = {lang: tmp_path_factory.mktemp(f"nbgrader-{lang}") for lang in ("en", "es")}
+    with ThreadPoolExecutor(max_workers=2) as pool:   # two independent courses: nbgrader waits on kernels
+        futures = {lang: pool.submit(run_workflow, folder, lang, host_env=guard) for lang, folder in folders.items()}
+        courses = {lang: future.result() for lang, future in futures.items()}
     return courses, before, host_dump(guard["LIBVIRT_DEFAULT_URI"])
 
 
