@@ -46,7 +46,7 @@ def guard(labhosts):
             _lab("start", lab_id, "--host", host.uri)
         yield env
     finally:
-        lab_hosts.down([GUARD_HOST])
+        lab_hosts.down([GUARD_HOST], purge=True)   # `lab hosts list` shows only a and b again
 
 
 @pytest.fixture(scope="module")
