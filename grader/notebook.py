@@ -1,21 +1,32 @@
-"""What a notebook's "check my work" cells call: grade one exercise on the student's own host.
+"""What a lab notebook's cells call: the language, "check my work", predictions, `%%host`.
 
-The same checks as `grade`, through the same bounded, read-only reading (grader.reading), on
-the hosts the environment names (grader.core.uris: $LAB_URI_<ROLE>, for role A also
-$LIBVIRT_DEFAULT_URI), printed in the student's language. Under nbgrader's autograder
-(NBGRADER_EXECUTION is set) there is no student host to read, so the cell says so and returns
-instead of failing the notebook.
+* `set_language(LANG)`: the notebook's language for every message printed after it.
+* `check_my_work(lab, exercise)`: grade one exercise now, on the student's own host, with the
+  same checks as `grade`, through the same bounded, read-only reading (grader.reading), on the
+  hosts the environment names (grader.core.uris: $LAB_URI_<ROLE>, for role A also
+  $LIBVIRT_DEFAULT_URI), printed in the student's language.
+* `predict(key, text)` / `predicted(key)`: the student writes down what a measurement will show
+  before running it; the measurement cell prints it back beside the result. Not graded: it
+  stays in the student's notebook (and in an nbgrader submission).
+* `host_file(conn, path)`: where an image of the host is on this machine, for the experiments
+  that use QEMU's own tools on it (None on a remote host: run them there).
+* `%%host` on the first line of a cell that works on a host. Importing this module in a
+  kernel registers it; under nbgrader's autograde (NBGRADER_EXECUTION) such cells print one line
+  and are skipped, and libvirt and host commands refuse (grader.course.autograde): nbgrader runs
+  notebooks on the instructor's machine, where no student host is.
 """
 from __future__ import annotations
 
 import os
 
+from grader.course import autograde
 from grader.core import labdef
 from grader.core.i18n import Catalog, ENGINE_CATALOG, check_language
 from grader.core.results import GRADED, ExerciseResult
 from grader.core.uris import parse_hosts
 
 _language: str | None = None
+_predictions: dict[str, str] = {}
 
 
 def set_language(lang: str) -> str:
@@ -30,9 +41,12 @@ def language() -> str:
     return _language or check_language(None)
 
 
+def _text(key: str, **params) -> str:
+    return Catalog.load(ENGINE_CATALOG).text(key, language(), **params)
+
+
 def under_autograde() -> bool:
-    """nbgrader sets NBGRADER_EXECUTION while it executes a notebook (autograde, validate)."""
-    return bool(os.environ.get("NBGRADER_EXECUTION"))
+    return autograde.under_autograde()
 
 
 def check_my_work(lab_id: str, exercise: str, hosts: dict[str, str] | None = None,
@@ -43,7 +57,7 @@ def check_my_work(lab_id: str, exercise: str, hosts: dict[str, str] | None = Non
 
     lang = language()
     if under_autograde():
-        print(Catalog.load(ENGINE_CATALOG).text("ui-check-skipped", lang, lab=lab_id))
+        print(_text("ui-check-skipped", lab=lab_id))
         return None
     lab = labdef.for_environment(os.environ).load(lab_id)
     lab.exercise(exercise)
@@ -57,3 +71,45 @@ def check_my_work(lab_id: str, exercise: str, hosts: dict[str, str] | None = Non
         mark = "✔" if ex.score == ex.max_score else ("◐" if ex.score else "✘")
         print(f"{mark} {ex.id}: {ex.score}/{ex.max_score} — {ex.feedback}")
     return ex
+
+
+def predict(key: str, text: str) -> None:
+    """Note the student's prediction for the measurement `key` (not graded); say so."""
+    text = " ".join(text.split())
+    if text:
+        _predictions[key] = text
+        print(_text("ui-predict-recorded", text=text))
+    else:
+        _predictions.pop(key, None)
+        print(_text("ui-predict-empty"))
+
+
+def predicted(key: str) -> str | None:
+    """Print the prediction made for `key` above a measurement's result (and return it)."""
+    text = _predictions.get(key)
+    print(_text("ui-predicted", text=text) if text else _text("ui-predicted-none"))
+    return text
+
+
+def host_file(conn, path: str):
+    """Where the host's file `path` is on this machine (a Path), or None on a remote host."""
+    from grader.course.hostfiles import host_file as locate
+
+    return locate(conn.getURI(), path)
+
+
+def _activate() -> None:
+    """In a kernel: register `%%host`; under autograde also refuse libvirt and host commands."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        shell = None
+    else:
+        shell = get_ipython()
+    if shell is not None:
+        autograde.register(shell, lambda: _text("ui-host-cell-skipped"))
+    if autograde.under_autograde():
+        autograde.refuse_hosts(lambda what: _text("ui-host-refused", what=what))
+
+
+_activate()

@@ -1,7 +1,8 @@
 """The instructor's nbgrader workflow, run with nbgrader's own commands in a copy of the course.
 
-Shared by tests/test_nbgrader_workflow.py (which asserts the scores) and tests/test_browser.py
-(which opens the feedback HTML). A copy, never the repository itself: the workflow writes
+Shared by tests/test_nbgrader_workflow.py (which asserts the scores, the release's language and
+that autograde leaves a libvirt host alone) and tests/test_browser.py (which opens the feedback
+HTML). A copy, never the repository itself: the workflow writes
 release/, submitted/, autograded/, feedback/ and a gradebook, and the tests must not touch an
 instructor's real ones. Besides the real labs it adds `lab0`, a small bilingual notebook with one
 knowledge exercise, a "check my work" cell and a chart, so the workflow is exercised even while the real
@@ -13,7 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -24,9 +25,9 @@ from grader import ROOT
 BIN = Path(sys.executable).parent
 COURSE_ID = "kvm-storage"
 
-#: Students and what they submit: the solutions (full marks), the release untouched (no marks),
-#: and the Spanish copy made by `lab notebook --source` with the solutions filled in (full marks).
-STUDENTS = ("right", "wrong", "spanish")
+#: Students and what they submit: the release with the solutions filled in (full marks), and the
+#: release untouched (no marks).
+STUDENTS = ("right", "wrong")
 
 
 def real_labs() -> list[str]:
@@ -72,11 +73,18 @@ class Course:
     exchange: Path
     assignments: list[str]
     log: list[str]
+    lang: str = "en"
+    host_env: dict[str, str] = field(default_factory=dict)
 
     def run(self, *args: str, cwd: Path | None = None) -> str:
-        """One command (nbgrader or lab) from the venv; fail with its output if it fails."""
-        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-        env.pop("NBGRADER_EXECUTION", None)
+        """One command (nbgrader or lab) from the venv, as typed without an activated venv (the
+        venv's bin is not on PATH: nbgrader_config.py must find `alembic` itself); fail with its
+        output if it fails."""
+        path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p) != BIN]
+        env = {**os.environ, "PATH": os.pathsep.join(path)}
+        for leaked in ("NBGRADER_EXECUTION", "LAB_LANG", "LIBVIRT_DEFAULT_URI", "LAB_URI_A", "LAB_URI_B"):
+            env.pop(leaked, None)   # the course's own settings decide, not the test runner's shell
+        env.update(self.host_env)
         proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd or self.root, env=env,
                               capture_output=True, text=True, timeout=600)
         self.log.append(f"$ {' '.join(args)}\n{proc.stdout}{proc.stderr}")
@@ -101,35 +109,43 @@ class Course:
         return nbformat.read(self.root / "autograded" / student / assignment / f"{assignment}.ipynb", 4)
 
 
-def make_course(tmp: Path) -> Course:
-    """A copy of the course directory (config + notebooks) with lab0 added."""
+def make_course(tmp: Path, lang: str = "en") -> Course:
+    """A copy of the course directory (config + notebooks) with lab0 added; a Spanish course says
+    so in its course.toml, as an instructor would."""
     root = tmp / "course"
     shutil.copytree(ROOT / "notebooks", root / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     shutil.copy(ROOT / "nbgrader_config.py", root)
+    if lang != "en":
+        (root / "course.toml").write_text(f'lang = "{lang}"\n')
     (root / "notebooks" / "lab0").mkdir()
     nbformat.write(lab0_notebook(), root / "notebooks" / "lab0" / "lab0.ipynb")
     exchange = tmp / "exchange"
     exchange.mkdir()
-    return Course(root, exchange, ["lab0", *real_labs()], [])
+    return Course(root, exchange, ["lab0", *real_labs()], [], lang)
 
 
-def run_workflow(tmp: Path, only_lab0: bool = False) -> Course:
-    """generate, release, fetch + submit, collect, autograde, generate feedback."""
-    course = make_course(tmp)
-    if only_lab0:
-        course.assignments = ["lab0"]
+def run_workflow(tmp: Path, lang: str = "en", labs: list[str] | None = None,
+                 host_env: dict[str, str] | None = None) -> Course:
+    """generate, release, fetch + submit, collect, autograde, generate feedback, in one language.
+
+    `labs` (default: every lab with a notebook) come after lab0; `host_env` is given to every
+    nbgrader command, as an instructor's shell that names a libvirt host would."""
+    course = make_course(tmp, lang)
+    course.host_env = dict(host_env or {})
+    if labs is not None:
+        course.assignments = ["lab0", *labs]
     for assignment in course.assignments:
         course.nbgrader("generate_assignment", assignment, "--force")
         course.nbgrader("release_assignment", assignment, "--force")
-    # lab0's Spanish student goes through the exchange as a student would (fetch, convert, submit,
+    # lab0's "right" student goes through the exchange as a student would (fetch, answer, submit,
     # collect); every other submission is copied straight into submitted/, as an instructor does
     # with files gathered some other way. This keeps the test to one exchange round trip.
-    home = tmp / "home" / "spanish"
+    home = tmp / "home" / "right"
     home.mkdir(parents=True)
     course.nbgrader("fetch_assignment", "lab0", f"--course={COURSE_ID}", cwd=home)
-    _answer(course, home / "lab0" / "lab0.ipynb", "lab0", "spanish")
-    course.nbgrader("submit", "lab0", f"--course={COURSE_ID}", "--student=spanish", cwd=home)
+    _answer(course, home / "lab0" / "lab0.ipynb", "lab0", "right")
+    course.nbgrader("submit", "lab0", f"--course={COURSE_ID}", "--student=right", cwd=home)
     course.nbgrader("collect", "lab0")
     for assignment in course.assignments:
         for student in STUDENTS:
@@ -143,14 +159,12 @@ def run_workflow(tmp: Path, only_lab0: bool = False) -> Course:
     return course
 
 
-def _answer(course: Course, fetched: Path, assignment: str, student: str) -> None:
-    source = nbformat.read(course.root / "notebooks" / assignment / f"{assignment}.ipynb", 4)
+def _answer(course: Course, released: Path, assignment: str, student: str) -> None:
+    """"right" fills the release's solution cells with the instructor's solutions; "wrong"
+    hands the release in untouched."""
     if student == "right":
-        nbformat.write(source, fetched)
-    elif student == "spanish":
-        course.run("lab", "notebook", assignment, "--lang", "es", "--source", str(fetched),
-                   "--out", str(fetched.parent))
-        nbformat.write(fill_solutions(nbformat.read(fetched, 4), source), fetched)
+        source = nbformat.read(course.root / "notebooks" / assignment / f"{assignment}.ipynb", 4)
+        nbformat.write(fill_solutions(nbformat.read(released, 4), source), released)
 
 
 def fill_solutions(nb, source):

@@ -261,6 +261,9 @@ def test_course_exercise_lists_match_the_labs():
     ("Hello outside\n", "outside an :::en/:::es pair"),
     (":::es\nHola\n:::\n", "outside a pair"),
     ("```sh\nvirsh list\n", "fence is not closed"),
+    ("```sh\nvirsh list   # English only\n```\n", "a code comment in one language only"),
+    ("```python\nx = 1  # English ‖\n```\n", "a code comment"),
+    ("@not-here a classroom host\n```sh\nvirsh list\n```\n", "@not-here's reason in one language only"),
 ])
 def test_course_parser_rejects_text_in_one_language_only(tmp_path, source, problem):
     path = tmp_path / "x.md"
@@ -275,3 +278,76 @@ def test_course_side_by_side_renders_two_columns(tmp_path):
     html = coursetext.render("es", sources=tmp_path)
     assert "Hola" in html and "Hi" not in html
     assert re.search(r"<td>\s*```sh\nvirsh list\n```\s*</td><td>\s*```python", html)
+
+
+# --- choosing the language once ----------------------------------------------------------------
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_a_bilingual_notebook_opens_with_how_to_read_it_in_one_language(path):
+    """The first cell names the `lab notebook` command for each language and links to the copy
+    it writes when run at the repository root (build/LANG/LAB/LAB.ipynb)."""
+    from grader.course.bilingual import CHOICE
+
+    lab = path.parent.name
+    first = nbformat.read(path, as_version=4).cells[0]
+    assert first.cell_type == "markdown" and CHOICE in first.metadata.get("tags", [])
+    for lang in LANGUAGES:
+        assert f"`lab notebook {lab} --lang {lang}`" in first.source
+        [link] = re.findall(rf"\]\(([^)]*/{lang}/{lab}/{lab}\.ipynb)\)", first.source)
+        assert (path.parent / link).resolve() == ROOT / "build" / lang / lab / f"{lab}.ipynb"
+
+
+def test_lab_notebook_writes_its_copy_where_the_notebooks_link_to(tmp_path):
+    env = _environment(tmp_path)
+    result = CliRunner().invoke(lab_command, ["notebook", "lab3", "--lang", "es"], obj=env)
+    assert result.exit_code == 0, env.stderr.getvalue()
+    written = tmp_path / "build" / "es" / "lab3" / "lab3.ipynb"
+    assert env.stdout.getvalue().strip() == str(written) and written.is_file()
+
+
+def _environment(cwd: Path):
+    import io
+
+    from grader.cli.environment import Environment
+
+    return Environment(env={}, cwd=cwd, stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_a_one_language_copy_cannot_be_turned_into_the_other_language(tmp_path):
+    english_only = single_language(_bilingual(), "en")
+    source = tmp_path / "release.ipynb"
+    nbformat.write(english_only, source)
+    result = CliRunner().invoke(lab_command, ["notebook", "lab3", "--lang", "es", "--source", str(source),
+                                              "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "holds only en" in result.output and "`lab notebook LAB --lang es`" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("toml, env, expected", [
+    (None, {}, "en"),
+    (None, {"LAB_LANG": "es"}, "es"),
+    ('lang = "es"\n', {}, "es"),
+    ('lang = "en"\n', {"LAB_LANG": "es"}, "en"),
+    ('roster = "r.csv"\n', {"LAB_LANG": "es"}, "es"),
+    (None, {"LANG": "es_ES.UTF-8"}, "en"),
+])
+def test_the_release_language_is_the_courses(tmp_path, toml, env, expected):
+    """course.toml's lang, else $LAB_LANG, else English (never the instructor's locale)."""
+    from grader.course.release import course_language
+
+    if toml:
+        (tmp_path / "course.toml").write_text(toml)
+    assert course_language(tmp_path, env) == expected
+
+
+def test_course_code_comments_and_not_here_notes_render_in_each_language(tmp_path):
+    (tmp_path / "a.md").write_text(
+        ":::en\nHi\n:::es\nHola\n:::\n\n@not-here a classroom host ‖ un host del aula\n"
+        "```sh\nvirsh list   # list the domains ‖ lista los dominios\necho '#not a comment'\n```\n")
+    english, spanish = coursetext.render("en", sources=tmp_path), coursetext.render("es", sources=tmp_path)
+    assert "virsh list   # list the domains\n" in english and "lista los dominios" not in english
+    assert "virsh list   # lista los dominios\n" in spanish and "list the domains" not in spanish
+    assert "<!-- not run here: a classroom host -->\n```sh" in english
+    assert "<!-- not run here: un host del aula -->\n```sh" in spanish
+    assert "echo '#not a comment'" in english

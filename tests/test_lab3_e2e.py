@@ -144,6 +144,11 @@ def test_notebook_with_solutions_scores_full_marks(solved):
     printed = "".join(o.get("text", "") for c in solved["nb"].cells if c.cell_type == "code" for o in c.outputs)
     for ex in EXERCISES:
         assert f"✔ {ex}:" in printed           # each check-my-work cell said so
+    # the experiments: data written into the disk is gone after the revert, libvirt refuses an
+    # internal snapshot of the raw disk, and qemu-img shows what live-1's memory costs
+    assert "written: 0xab" in printed and "0xab gone" in printed
+    assert "libvirt refused:" in printed and "unsupported for storage type raw" in printed
+    assert "snapshot live-1" in printed and "memory" in printed
     images = [o for c in solved["nb"].cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]
     assert len(images) == 1                      # the snapshot tree

@@ -147,3 +147,19 @@ def test_feedback_teaches_why_live_migration_needs_shared_storage_in_both_langua
     assert "almacenamiento compartido" in catalog["live-ok"]["es"] and "insegura" in catalog["live-ok"]["es"]
     for key in ("live-not-on-b", "shared-other-source"):
         assert "unsafe" in catalog[key]["en"] and "insegura" in catalog[key]["es"]
+
+
+# --- where the memory stream goes (labs/lab4/solution.py) ----------------------------------------
+
+@pytest.mark.parametrize("uri_b, env, expected", [
+    ("qemu+tcp://127.0.0.1:16620/system", {}, {"migrate_uri": "tcp://127.0.0.1", "listen_address": "127.0.0.1"}),
+    ("qemu+ssh://root@10.0.0.13/system", {}, {"migrate_uri": "tcp://10.0.0.13"}),
+    ("qemu+ssh://root@pc13.lab.example/system", {}, {"migrate_uri": "tcp://pc13.lab.example"}),
+    ("qemu+ssh://root@[fd00::13]/system", {}, {"migrate_uri": "tcp://[fd00::13]"}),
+    ("qemu+ssh://root@pc13/system", {"LAB_MIGRATION_HOST": "192.168.50.13"}, {"migrate_uri": "tcp://192.168.50.13"}),
+])
+def test_the_memory_stream_goes_to_an_address_of_b_that_a_can_reach(uri_b, env, expected):
+    """Never left to B's own host name (often 127.0.1.1 on Debian): B's address from its URI."""
+    from labs.lab4.solution import migration_params
+
+    assert migration_params(uri_b, env) == expected

@@ -1,10 +1,12 @@
-"""`lab course build|check`: render course.md and course.es.md from the bilingual sources in course/."""
+"""`lab course build|check|test`: render course.md and course.es.md from the bilingual sources in
+course/, check that they are up to date, and run their examples on the lab hosts."""
 from __future__ import annotations
 
 import click
 
 from grader.cli.environment import current
 from grader.cli.exits import ExitStatus, handles_errors
+from grader.core.i18n import LANGUAGES
 from grader.course import coursetext as course_text
 
 
@@ -30,3 +32,20 @@ def check():
         current().err(f"out of date: {', '.join(stale)}: run `lab course build`")
         return ExitStatus.USAGE
     current().out("course.md and course.es.md are up to date")
+
+
+@course.command("test")
+@click.option("--lang", "langs", multiple=True, type=click.Choice(LANGUAGES),
+              help="Only this language's file (repeat for both; default both).")
+@click.option("--section", "sections", multiple=True, metavar="N",
+              help="Only section N of the course (repeatable), e.g. --section 4; the setup of the "
+                   "introduction, which every example assumes, always runs.")
+@handles_errors
+def test(langs, sections):
+    """Run every sh and python block of course.md and course.es.md on the lab hosts (started if
+    needed), one line per block; exit 1 if a block failed."""
+    from grader.course import coursetest
+
+    env = current()
+    summary = coursetest.run(langs or LANGUAGES, set(sections) or None, env.out, env.env)
+    return ExitStatus.PROBLEMS if summary.failed else ExitStatus.OK

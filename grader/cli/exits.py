@@ -13,6 +13,7 @@ from grader.errors import CollectError, HostUnreachable, LabError
 class ExitStatus(IntEnum):
     OK = 0            # the command did its job (grading ran, whatever the scores)
     NOT_GRADED = 1    # some host could not be graded (or reached); its result says why
+    PROBLEMS = 1      # a check ran and found problems: `lab course test` (a block failed), `lab doctor`
     USAGE = 2         # bad input or an environment problem the user must fix
     INTERRUPTED = 130  # Ctrl-C or SIGTERM
 

@@ -1,4 +1,4 @@
-"""Entry points: `lab` (hosts, start, finish, grade, notebook, course) and `grade` (the
+"""Entry points: `lab` (hosts, start, finish, grade, notebook, course, doctor) and `grade` (the
 instructor's command).
 
 Each sub-command lives in its own module and is registered here; nothing here knows about
@@ -15,7 +15,7 @@ def lab():
 
 def _register():
     """Each command lives in its own module; this is the one place that lists them."""
-    from grader.cli import course, grade, hosts, labstate, notebook
+    from grader.cli import course, doctor, grade, hosts, labstate, notebook
 
     lab.add_command(hosts.hosts)
     lab.add_command(grade.grade)
@@ -23,6 +23,7 @@ def _register():
     lab.add_command(labstate.finish)
     lab.add_command(notebook.notebook)
     lab.add_command(course.course)
+    lab.add_command(doctor.doctor)
     return grade.grade
 
 

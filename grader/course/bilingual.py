@@ -1,10 +1,10 @@
 """Bilingual notebooks: one source with paired `lang-en`/`lang-es` markdown cells, one copy per language.
 
 A lab notebook is written once, in both languages (notebooks/README.md). Two things follow from
-that single source and live here, so the test and the command agree on what a pair is:
-`pairing_problems` says where a notebook breaks the pairing rule, and `single_language` makes the
-copy a student reads: the cells of one language plus the shared (untagged) cells, with the
-notebook's language setting switched to match.
+that single source and live here, so the test, the command and nbgrader's release agree on what a
+pair is: `pairing_problems` says where a notebook breaks the pairing rule, and `single_language`
+makes the copy a student reads: the cells of one language plus the shared (untagged) cells, with
+the notebook's language setting switched to match (`lab notebook`, grader.course.release).
 """
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from grader.errors import UsageError
 from grader.core.i18n import LANGUAGES
 
 TAGS = {f"lang-{lang}": lang for lang in LANGUAGES}
+#: The first cell of a bilingual source: how to choose a language once (both languages in one
+#: short cell). Only the bilingual notebook has it: every one-language copy drops it.
+CHOICE = "lang-choice"
 
 #: The language setting of the first code cell: `LANG = "en"` (notebooks/README.md).
 LANG_SETTING = re.compile(r"""^(LANG\s*=\s*)(["'])(\w+)\2""", re.MULTILINE)
@@ -38,7 +41,7 @@ def pairing_problems(nb) -> list[str]:
     problems = []
     cells = nb.cells
     for i, cell in enumerate(cells):
-        if cell.cell_type != "markdown":
+        if cell.cell_type != "markdown" or CHOICE in cell.get("metadata", {}).get("tags", []):
             continue
         langs = cell_languages(cell)
         where = f"cell {i} ({_first_line(cell)!r})"
@@ -65,10 +68,16 @@ def single_language(nb, lang: str, clear_solutions: bool = False):
     """
     if lang not in LANGUAGES:
         raise UsageError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
+    present = {code for c in nb.cells for code in cell_languages(c)}
+    if present and lang not in present:
+        raise UsageError(f"this notebook holds only {', '.join(sorted(present))} (an nbgrader release "
+                         "is in the course's language): make the copy from the bilingual source "
+                         f"with `lab notebook LAB --lang {lang}`")
     copy = nbformat.from_dict(nbformat.v4.new_notebook())
     copy.metadata = copy_module.deepcopy(nb.metadata)
     copy.cells = [copy_module.deepcopy(c) for c in nb.cells
-                  if not cell_languages(c) or cell_languages(c) == [lang]]
+                  if (not cell_languages(c) or cell_languages(c) == [lang])
+                  and CHOICE not in c.get("metadata", {}).get("tags", [])]
     _set_language(copy, lang)
     if clear_solutions:
         copy = _student_version(copy, lang)

@@ -9,11 +9,22 @@ language only:
     Texto en español
     :::
 
-Outside a pair only language-neutral lines are allowed: blank lines, fenced code, HTML and two
-directives. `@side-by-side` ... `@end` holds a `virsh` fence and a Python fence and renders them as
-two columns. `@exercises LAB ID:POINTS...` renders the exercises that practise a section, linked to
-the lab's notebook (tests/test_i18n.py checks ids and points against labs/LAB/lab.toml).
-Anything else outside a pair is an error, and so is a stale rendered file (tests/test_i18n.py).
+Outside a pair only language-neutral lines are allowed: blank lines, fenced code, HTML and these
+directives:
+
+* `@side-by-side` ... `@end` holds a `virsh` fence and a Python fence and renders them as two
+  columns (two ways to do the same thing: `lab course test` runs each column's track on its own).
+* `@exercises LAB ID:POINTS...` renders the exercises that practise a section, linked to the
+  lab's notebook (tests/test_i18n.py checks ids and points against labs/LAB/lab.toml).
+* `@not-here English reason ‖ razón en español`, just before a fence: a block that cannot run on
+  the lab hosts (a classroom-only host name, a spare disk). It renders as an HTML comment that
+  `lab course test` reads (grader.course.coursetest) and says why it skips the block.
+* `@glossary` renders the course glossary (course/glossary.toml) as a table.
+
+Code is shared by both languages, and so are its comments: each is written once in both,
+`# English ‖ español`, and each rendered file keeps its own half. A comment in one language only
+is an error, like a paragraph in one language only, and so is a stale rendered file
+(tests/test_i18n.py).
 (Named coursetext, not course: "course" is also nbgrader's and the class report's word for a class.)
 """
 from __future__ import annotations
@@ -66,6 +77,10 @@ def parse(path: Path) -> list[Block]:
             fence = not fence
             shared.append(line)
         elif fence:
+            localize(line, "en", where)  # raises on a comment in one language only
+            shared.append(line)
+        elif line.strip().startswith("@not-here"):
+            _halves(line.strip()[len("@not-here"):].strip(), where, "@not-here's reason")
             shared.append(line)
         elif line.strip() == ":::en":
             blocks.append(Block(None, tuple(shared), where))
@@ -99,7 +114,36 @@ def _until(lines: list[str], start: int, marker: str, path: Path, problem: str) 
 
 def _neutral(line: str) -> bool:
     text = line.strip()
-    return not text or text.startswith(("<", "@side-by-side", "@end", "@exercises"))
+    return not text or text.startswith(("<", "@side-by-side", "@end", "@exercises", "@not-here",
+                                        "@glossary"))
+
+
+#: The two halves of a bilingual comment or reason: "English ‖ español".
+BOTH = " ‖ "
+#: A comment in a code fence: `#` at the start of a line or after a space, then a space.
+_COMMENT = re.compile(r"(^|\s)#\s")
+
+#: What `lab course test` looks for before a fence: `<!-- not run here: REASON -->`.
+NOT_HERE = "<!-- not run here: {reason} -->"
+
+
+def _halves(text: str, where: str, what: str) -> tuple[str, str]:
+    if text.count(BOTH) != 1:
+        raise CourseError(f"{where}: {what} in one language only: write `English{BOTH}español`")
+    en, es = text.split(BOTH)
+    if not en.strip() or not es.strip():
+        raise CourseError(f"{where}: {what} with an empty language")
+    return en.rstrip(), es.strip()
+
+
+def localize(line: str, lang: str, where: str = "") -> str:
+    """A line of code with its comment, if any, in `lang`: `x  # English ‖ español`."""
+    match = _COMMENT.search(line)
+    if not match:
+        return line
+    start = match.start() + len(match.group(1))
+    en, es = _halves(line[start + 1:].strip(), where, "a code comment")
+    return f"{line[:start]}# {en if lang == 'en' else es}"
 
 
 def render(lang: str, sources: Path = SOURCES) -> str:
@@ -116,17 +160,25 @@ def render(lang: str, sources: Path = SOURCES) -> str:
 
 
 def _expand(lines: tuple[str, ...], lang: str) -> str:
+    lines = _localized(lines, lang)
     out, i = [], 0
     while i < len(lines):
         line = lines[i]
         if line.strip().startswith("@exercises"):
             _, lab, *ids = line.split()
             out.append(exercises(lab, ids, lang))
+        elif line.strip().startswith("@not-here"):
+            en, es = _halves(line.strip()[len("@not-here"):].strip(), "", "@not-here's reason")
+            out.append(NOT_HERE.format(reason=en if lang == "en" else es))
+        elif line.strip() == "@glossary":
+            from grader.course import glossary
+
+            out.append(glossary.table(lang))
         elif line.strip() == "@side-by-side":
             if "@end" not in lines[i:]:
                 raise CourseError("@side-by-side without its @end")
             end = lines.index("@end", i)
-            out.append(_two_columns(lines[i + 1:end]))
+            out.append(_two_columns(lines[i + 1:end], lang))
             i = end
         else:
             out.append(line)
@@ -134,12 +186,27 @@ def _expand(lines: tuple[str, ...], lang: str) -> str:
     return "\n".join(out)
 
 
-def _two_columns(lines: tuple[str, ...]) -> str:
-    """Two fenced blocks (virsh, then Python) as a two-column HTML table that GitHub renders."""
-    fences = re.findall(r"^```.*?^```", "\n".join(lines), flags=re.S | re.M)
+def _localized(lines: tuple[str, ...], lang: str) -> tuple[str, ...]:
+    """The lines with each code comment in `lang`."""
+    out, fence = [], False
+    for line in lines:
+        if line.startswith("```"):
+            fence = not fence
+            out.append(line)
+        else:
+            out.append(localize(line, lang) if fence else line)
+    return tuple(out)
+
+
+def _two_columns(lines: tuple[str, ...], lang: str) -> str:
+    """Two fenced blocks (virsh, then Python) as a two-column HTML table that GitHub renders; a
+    fence keeps the `@not-here` note written just before it."""
+    text = "\n".join(lines)
+    fences = re.findall(r"^((?:@not-here [^\n]*\n)?)(```.*?^```)", text, flags=re.S | re.M)
     if len(fences) != 2:
         raise CourseError("@side-by-side needs exactly two code fences (virsh, then Python)")
-    left, right = fences
+    left, right = (_expand((note.strip(),), lang) + "\n" + fence if note else fence
+                   for note, fence in fences)
     return ("<table><tr><th>virsh</th><th>Python (libvirt)</th></tr><tr><td>\n\n"
             f"{left}\n\n</td><td>\n\n{right}\n\n</td></tr></table>")
 

@@ -8,7 +8,6 @@ own earlier result, so solving twice in a row leaves the same, correct state:
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from urllib.parse import urlparse
@@ -122,19 +121,28 @@ def shared_pool(a, b, name: str = SHARED_POOL):
 
 # --- live migration ----------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+#: Hosts on one machine (the project's lab hosts) listen for migrations on loopback only.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def migration_params(uri_b: str) -> dict:
-    """Hosts on one machine (lab hosts) must name loopback for QEMU's migration stream."""
-    host = urlparse(uri_b).hostname
-    if host in ("127.0.0.1", "localhost", "::1"):
-        return {libvirt.VIR_MIGRATE_PARAM_URI: f"tcp://127.0.0.1:{free_port()}",
+def migration_params(uri_b: str, env=os.environ) -> dict:
+    """Where QEMU on A sends the memory stream: an address of B that A can reach.
+
+    Without a migration URI, B's libvirt offers its own host name, which must resolve *on A* to
+    an address A can route to (on Debian a host's name often resolves to 127.0.1.1, and the
+    migration then fails). So the stream is sent to $LAB_MIGRATION_HOST when set (B's address on
+    the classroom network), else to the host named in B's URI, the address B was reached at; on
+    the lab hosts, which share one machine, to loopback, where B also listens. QEMU then connects
+    to a port of B's migration range (49152-49215 unless qemu.conf says otherwise): B's firewall
+    must let A in (docs/instructor.md).
+    """
+    host = env.get("LAB_MIGRATION_HOST") or urlparse(uri_b).hostname
+    if not host:
+        return {}
+    if host in LOOPBACK:
+        return {libvirt.VIR_MIGRATE_PARAM_URI: "tcp://127.0.0.1",
                 libvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS: "127.0.0.1"}
-    return {}
+    return {libvirt.VIR_MIGRATE_PARAM_URI: f"tcp://[{host}]" if ":" in host else f"tcp://{host}"}
 
 
 def live_migrate(a, b, name: str = LIVE, flags: int = LIVE_FLAGS) -> dict:
