@@ -62,3 +62,34 @@ def test_the_notebooks_spanish_cells_follow_the_glossary(path):
 def test_the_course_renders_the_glossary_in_each_language():
     assert "| grupo de almacenamiento | storage pool |" in coursetext.render("es")
     assert "| storage pool | grupo de almacenamiento |" in coursetext.render("en")
+
+
+def _lab_spanish(lab) -> list[tuple[str, str]]:
+    """(where, Spanish text) of a lab: its title, exercises and feedback messages."""
+    import tomllib
+
+    definition = tomllib.loads((lab.folder / "lab.toml").read_text())
+    texts = [("title", definition["title"]["es"])]
+    texts += [(f"exercise {e['id']}", e["es"]) for e in definition["exercises"]]
+    texts += [(f"message {key}", entry["es"]) for key, entry in
+              tomllib.loads((lab.folder / "messages.toml").read_text()).items()]
+    return [(where, re.sub(r"\{\w+\}", "X", text)) for where, text in texts]  # {placeholders} are names
+
+
+@pytest.mark.parametrize("lab_id", __import__("grader.core.labdef", fromlist=["x"]).available())
+def test_the_labs_spanish_feedback_follows_the_glossary(lab_id):
+    from grader.core import labdef
+
+    problems = [f"{where}: {m}" for where, text in _lab_spanish(labdef.load(lab_id))
+                for m in glossary.misuses(text, TERMS)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_engines_spanish_messages_follow_the_glossary():
+    import tomllib
+
+    from grader.core.i18n import ENGINE_CATALOG
+
+    problems = [f"{key}: {m}" for key, entry in tomllib.loads(ENGINE_CATALOG.read_text()).items()
+                for m in glossary.misuses(re.sub(r"\{\w+\}", "X", entry["es"]), TERMS)]
+    assert not problems, "\n".join(problems)
