@@ -14,6 +14,7 @@ PACKAGES=(
   util-linux mount                                                   # unshare, setsid, taskset
   chromium chromium-driver                                           # tests/test_browser.py
   openssh-server netcat-openbsd                                      # grading over qemu+ssh (tests)
+  mmdebstrap vde2 e2fsprogs openssh-client                           # VM hosts: image, link, ssh
 )
 
 missing=()

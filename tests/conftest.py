@@ -7,6 +7,7 @@ skips: CI runs as root on a machine where lab hosts work, and a silent skip woul
 """
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass, field
 
@@ -35,6 +36,48 @@ def labhosts() -> LabHosts:
         pytest.fail(f"lab hosts could not start: {err}", pytrace=False)
     _finish_every_lab(env)
     return LabHosts(env)
+
+
+#: VM hosts for tests: their own LAB_HOME and ports, so light hosts a and b stay up beside them.
+VM_HOME = os.environ.get("LAB_VM_HOME", "/var/lib/kvm-storage-lab-vm")
+VM_PORT_BASE = os.environ.get("LAB_VM_PORT_BASE", "17600")
+
+
+@dataclass(frozen=True)
+class VMHosts(LabHosts):
+    """VM hosts a and b: `env` as `lab hosts env` prints it, `lab_env` selects their LAB_HOME."""
+
+    lab_env: dict[str, str] = field(default_factory=dict)
+
+    def run(self, name: str, command: str, timeout: float = 120.0):
+        """A shell command on VM host `name`, as root."""
+        from grader.labhosts import vm
+        from grader.labhosts.config import Settings
+
+        return vm.run(Settings.from_env(self.lab_env), name, command, timeout)
+
+
+@pytest.fixture(scope="session")
+def vmhosts() -> VMHosts:
+    """VM hosts a and b (own kernel: LVM, ZFS, NFS, kernel iSCSI), booted once per session.
+
+    Booted here they are stopped at the end of the session (two TCG guests cost CPU); hosts a
+    developer already had up are left alone. The first boot on a machine builds the image."""
+    from grader.labhosts import vm
+    from grader.labhosts.config import Settings
+
+    lab_env = {"LAB_HOME": VM_HOME, "LAB_PORT_BASE": VM_PORT_BASE}
+    settings = Settings.from_env(lab_env)
+    already = all(vm.is_up(settings, n) for n in ("a", "b"))
+    try:
+        _labhosts.up(["a", "b"], settings=settings, as_vm=True)
+        env = _labhosts.environment(settings)
+    except LabError as err:
+        pytest.fail(f"VM hosts could not start: {err}", pytrace=False)
+    _finish_every_lab(env)
+    yield VMHosts(env, lab_env)
+    if not already:
+        _labhosts.down(None, settings=settings)
 
 
 def _finish_every_lab(env: dict) -> None:
@@ -162,4 +205,6 @@ def _record_what_tests_exercise():
 def pytest_collection_modifyitems(session, config, items):
     """The coverage meta-tests run last, after everything they count."""
     last = [i for i in items if i.module.__name__ == "test_zz_coverage"]
-    items[:] = [i for i in items if i not in last] + last
+    # VM-host tests together, just before: their guests are booted once and stopped after.
+    vm = [i for i in items if "vmhosts" in getattr(i, "fixturenames", ()) and i not in last]
+    items[:] = [i for i in items if i not in last and i not in vm] + vm + last

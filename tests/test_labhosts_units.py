@@ -112,20 +112,25 @@ def test_lab_hosts_env_prints_posix_exports(monkeypatch):
         "export LAB_URI_A=qemu+tcp://127.0.0.1:16610/system", "export LAB_SHARE_HOST='my host'"]
 
 
-def test_lab_hosts_list_shows_uri_state_and_accelerator(monkeypatch):
+def test_lab_hosts_list_shows_kind_uri_state_accelerator_and_kernel(monkeypatch):
     import grader.labhosts as api
 
     monkeypatch.setattr(api, "status", lambda: [
         Host("a", "qemu+tcp://127.0.0.1:16610/system", 16610, "up", "kvm"),
-        Host("b", "qemu+tcp://127.0.0.1:16620/system", 16620, "down", None)])
+        Host("b", "qemu+tcp://127.0.0.1:16620/system", 16620, "down", None),
+        Host("c", "qemu+tcp://127.0.0.1:16630/system", 16630, "up", "tcg", kind="vm",
+             kernel="6.1.0-50-amd64")])
     monkeypatch.setattr(api, "services", lambda: [Service("glusterfs", "vm:/labshare", "up")])
     result = CliRunner().invoke(lab, ["hosts", "list"])
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0].split() == ["NAME", "URI", "STATE", "ACCEL"]
-    assert lines[1].split() == ["a", "qemu+tcp://127.0.0.1:16610/system", "up", "kvm"]
-    assert lines[2].split() == ["b", "qemu+tcp://127.0.0.1:16620/system", "down", "-"]
+    assert lines[0].split() == ["NAME", "KIND", "URI", "STATE", "ACCEL", "KERNEL"]
+    assert lines[1].split() == ["a", "light", "qemu+tcp://127.0.0.1:16610/system", "up", "kvm", "-"]
+    assert lines[2].split() == ["b", "light", "qemu+tcp://127.0.0.1:16620/system", "down", "-", "-"]
+    assert lines[3].split() == ["c", "vm", "qemu+tcp://127.0.0.1:16630/system", "up", "tcg",
+                                "6.1.0-50-amd64"]
     assert "glusterfs" in result.output
+    assert "note: VM hosts run under TCG" in result.output
 
 
 def test_lab_hosts_env_without_hosts_is_one_line(tmp_path):

@@ -13,8 +13,9 @@ def _table(rows: list[tuple[str, ...]]) -> str:
 
 
 def _render(hosts, services) -> str:
-    rows = [("NAME", "URI", "STATE", "ACCEL")]
-    rows += [(h.name, h.uri, h.state, h.accel or "-") for h in hosts]
+    """KIND: light (this machine's kernel) or vm (its own); KERNEL: a VM host's guest kernel."""
+    rows = [("NAME", "KIND", "URI", "STATE", "ACCEL", "KERNEL")]
+    rows += [(h.name, h.kind, h.uri, h.state, h.accel or "-", h.kernel or "-") for h in hosts]
     lines = [_table(rows) if hosts else "no lab hosts yet: run `lab hosts up`", ""]
     lines.append(_table([("SHARED", "SOURCE", "STATE")]
                         + [(s.name, s.where, s.state) for s in services]))
@@ -26,6 +27,9 @@ def _tcg_notes(hosts) -> list[str]:
 
     if not any(h.accel == "tcg" for h in hosts):
         return []
+    if any(h.kind == "vm" for h in hosts):
+        return ["note: VM hosts run under TCG (emulation): "
+                + (kvm.device_problem() or "a Linux guest does not boot under KVM here")]
     problem = kvm.device_problem() or "LAB_ACCEL=tcg or libvirt does not offer kvm"
     return [f"note: domains run under TCG (emulation, slower), not KVM: {problem}"]
 
@@ -38,12 +42,18 @@ def hosts():
 @hosts.command("up")
 @click.argument("names", nargs=-1)
 @click.option("--require-kvm", is_flag=True, help="Fail instead of falling back to TCG.")
+@click.option("--vm", "as_vm", is_flag=True,
+              help="Virtual machines with their own kernel (LVM, ZFS, NFS, kernel iSCSI: lab5).")
 @handles_errors
-def up_command(names, require_kvm):
-    """Start lab hosts NAMES (default: a b) and the shared storage; idempotent."""
+def up_command(names, require_kvm, as_vm):
+    """Start lab hosts NAMES (default: a b) and the shared storage; idempotent.
+
+    With --vm each host is a Debian 12 virtual machine; the first `up --vm` builds its image
+    (several minutes, cached under LAB_HOME/images)."""
     from grader import labhosts
 
-    started = labhosts.up(names or None, require_kvm=require_kvm)
+    started = labhosts.up(names or None, require_kvm=require_kvm, as_vm=as_vm,
+                          say=current().err)
     current().out(_render(started, labhosts.services()))
     for note in _tcg_notes(started):
         current().out(note)

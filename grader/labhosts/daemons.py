@@ -64,8 +64,10 @@ class Host:
     name: str
     uri: str
     port: int
-    state: str          # "up" or "down"
+    state: str          # "up" or "down" ("booting" for a VM host not answering yet)
     accel: str | None   # "kvm", "tcg", or None when down
+    kind: str = "light"         # "light" (this machine's kernel) or "vm" (its own kernel)
+    kernel: str | None = None   # a VM host's guest kernel release
 
 
 def libvirtd_conf(port: int, host_uuid: str) -> str:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from grader.errors import EnvironmentProblem, UsageError
-from grader.labhosts import daemons, gluster, iscsi, kvm, preflight
+from grader.labhosts import daemons, gluster, iscsi, kvm, preflight, vm
 from grader.labhosts.config import DEFAULT_NAMES, Settings, validate_name
 from grader.labhosts.daemons import Host
 from grader.reading import connection
@@ -59,12 +59,36 @@ def _check_ports(settings: Settings, names: list[str], to_start: list[str]) -> N
             "or LAB_PORT_BASE=PORT")
 
 
+def _light_up(settings: Settings) -> list[str]:
+    return [n for n in daemons.known(settings) if daemons.is_up(settings, n)]
+
+
+def _vm_up(settings: Settings) -> list[str]:
+    return [n for n in vm.known(settings) if vm.is_up(settings, n)]
+
+
+def _one_kind(settings: Settings, want_vm: bool) -> None:
+    """One kind of lab host per LAB_HOME at a time: their URIs and ports are the same."""
+    other = _light_up(settings) if want_vm else _vm_up(settings)
+    if other:
+        kinds = ("light", "VM") if want_vm else ("VM", "light")
+        raise UsageError(
+            f"{kinds[0]} lab hosts ({', '.join(other)}) are up in {settings.home}: run "
+            f"`lab hosts down` first, then `lab hosts up{' --vm' if want_vm else ''}` "
+            f"(one kind of host per LAB_HOME; another LAB_HOME can run {kinds[1]} hosts)")
+
+
 def up(names=DEFAULT_NAMES, settings: Settings | None = None,
-       require_kvm: bool = False) -> list[Host]:
-    """Start the named hosts (default a, b) and the shared services; return the hosts."""
+       require_kvm: bool = False, as_vm: bool = False, say=print) -> list:
+    """Start the named hosts (default a, b) and the shared services; return the hosts.
+
+    `as_vm`: VM hosts (their own kernel, see `vm`) instead of light ones.
+    """
     settings = settings or Settings.from_env()
     names = _names(names or DEFAULT_NAMES)
     preflight.require_root()
+    if as_vm:
+        return _up_vm(settings, names, require_kvm, say)
     preflight.require_programs()
     preflight.require_loopback_hostname()
     if require_kvm:
@@ -72,6 +96,7 @@ def up(names=DEFAULT_NAMES, settings: Settings | None = None,
         if problem:
             raise EnvironmentProblem(f"KVM is required but not usable: {problem}")
     with _locked(settings):
+        _one_kind(settings, want_vm=False)
         to_start = [n for n in names if not daemons.is_up(settings, n)]
         _check_ports(settings, names, to_start)
         if not iscsi.is_up(settings):
@@ -101,6 +126,28 @@ def up(names=DEFAULT_NAMES, settings: Settings | None = None,
     return hosts
 
 
+def _up_vm(settings: Settings, names: list[str], require_kvm: bool, say) -> list:
+    preflight.require_programs()
+    preflight.require_vm_programs()
+    with _locked(settings):
+        _one_kind(settings, want_vm=True)
+        _check_ports(settings, names, [n for n in names if not vm.is_up(settings, n)])
+        for name in names:
+            if not vm.is_up(settings, name):
+                for port in (settings.port(name), vm.ssh_port(settings, name)):
+                    preflight.require_free(
+                        port, f"VM host {name}",
+                        f"stop that program, or choose another port with "
+                        f"LAB_PORT_{name.upper()}=PORT or LAB_PORT_BASE=PORT")
+        hosts = vm.up(settings, names, say)
+        if require_kvm and any(h.accel != "kvm" for h in hosts):
+            raise EnvironmentProblem(
+                "KVM is required but a Linux guest does not boot under KVM here: the VM hosts "
+                "run under TCG (run `lab hosts down`, then `lab hosts up --vm` without "
+                "--require-kvm)")
+    return hosts
+
+
 def down(names=None, settings: Settings | None = None, purge: bool = False) -> None:
     """Stop the named hosts, or all of them and the shared services when no names are given.
 
@@ -109,7 +156,8 @@ def down(names=None, settings: Settings | None = None, purge: bool = False) -> N
     """
     settings = settings or Settings.from_env()
     preflight.require_root()
-    known = daemons.known(settings)
+    vms = vm.known(settings)
+    known = sorted(set(daemons.known(settings)) | set(vms))
     if names:
         names = _names(names)
         unknown = [n for n in names if n not in known]
@@ -120,7 +168,8 @@ def down(names=None, settings: Settings | None = None, purge: bool = False) -> N
     else:
         names = known
     with _locked(settings):
-        for name in names:
+        vm.down(settings, [n for n in names if n in vms], purge=purge)
+        for name in [n for n in names if n in daemons.known(settings)]:
             daemons.stop(settings, name)
             if purge:
                 shutil.rmtree(settings.host_dir(name), ignore_errors=True)
@@ -131,12 +180,17 @@ def down(names=None, settings: Settings | None = None, purge: bool = False) -> N
                 shutil.rmtree(settings.iscsi_dir, ignore_errors=True)
 
 
-def status(settings: Settings | None = None, names=None) -> list[Host]:
-    """Every known host of this LAB_HOME (plus `names`), with state and KVM/TCG when up."""
+def status(settings: Settings | None = None, names=None) -> list:
+    """Every known host of this LAB_HOME (plus `names`), with state and KVM/TCG when up.
+
+    VM hosts first when any is up (or none of either kind is), then the light ones."""
     settings = settings or Settings.from_env()
     names = _names(names) if names else []
-    result = []
+    vms = vm.known(settings)
+    result = vm.status(settings) if vms else []
     for name in sorted(set(daemons.known(settings)) | set(names)):
+        if name in vms and not daemons.is_up(settings, name):
+            continue
         state, accel = "down", None
         if daemons.is_up(settings, name):
             state = "up"
@@ -154,6 +208,11 @@ def status(settings: Settings | None = None, names=None) -> list[Host]:
 
 def services(settings: Settings | None = None) -> list[Service]:
     settings = settings or Settings.from_env()
+    if _vm_up(settings):
+        storage = vm.storage_host(settings)
+        where = f"{storage} ({vm.link_address(storage)})"
+        return [Service("nfs", f"{where}:{vm.SHARE_PATH}", "up"),
+                Service("iscsi", f"{where} {vm.ISCSI_TARGET}", "up")]
     return [
         Service("glusterfs", f"{settings.share_host}:/{settings.share_volume}",
                 "up" if gluster.is_up(settings) else "down"),
@@ -165,7 +224,10 @@ def services(settings: Settings | None = None) -> list[Service]:
 def environment(settings: Settings | None = None) -> dict[str, str]:
     """What `lab hosts env` exports: the URIs of the hosts that are up and the shared storage."""
     settings = settings or Settings.from_env()
-    up_names = [n for n in daemons.known(settings) if daemons.is_up(settings, n)]
+    vm_names = _vm_up(settings)
+    if vm_names:
+        return vm.environment(settings, vm_names)
+    up_names = _light_up(settings)
     if not up_names:
         raise EnvironmentProblem(
             f"no lab host is up in {settings.home}: run `lab hosts up` first")
@@ -178,5 +240,7 @@ def environment(settings: Settings | None = None) -> dict[str, str]:
         "LAB_ISCSI_HOST": settings.iscsi_portal,
         "LAB_ISCSI_TARGET": settings.iscsi_target,
         "LAB_ISCSI_INITIATOR": settings.iscsi_initiator,
+        # Light hosts share one machine: the migration stream must stay on loopback.
+        "LAB_MIGRATE_FLAGS": "--migrateuri tcp://127.0.0.1 --listen-address 127.0.0.1",
     })
     return env

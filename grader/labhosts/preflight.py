@@ -65,6 +65,24 @@ def require_programs(path: str | None = None) -> None:
                 + INSTALL.format(package=package))
 
 
+#: What VM hosts need besides the light hosts' programs.
+VM_PROGRAMS = {
+    "mmdebstrap": "mmdebstrap",
+    "vde_switch": "vde2",
+    "ssh": "openssh-client",
+    "ssh-keygen": "openssh-client",
+    "mkfs.ext4": "e2fsprogs",
+}
+
+
+def require_vm_programs(path: str | None = None) -> None:
+    for program, package in VM_PROGRAMS.items():
+        if shutil.which(program, path=path) is None:
+            raise EnvironmentProblem(
+                f"{program} not found (Debian package {package}, needed for VM hosts): "
+                + INSTALL.format(package=package))
+
+
 def require_loopback_hostname() -> None:
     """GlusterFS bricks and mounts use this machine's name: it must resolve to loopback."""
     name = socket.gethostname()

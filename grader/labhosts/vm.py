@@ -1,0 +1,421 @@
+"""VM hosts: lab hosts that are virtual machines with their own kernel (`lab hosts up --vm`).
+
+Light hosts share this machine's kernel, which lacks device-mapper, ZFS, an NFS server and an
+iSCSI initiator. A VM host is a QEMU virtual machine booted from the cached image (`vmimage`),
+on its own qcow2 overlay, with three spare 1 GiB disks (lab5) and two network links, both
+confined to this machine:
+
+* QEMU user networking with `restrict=on`: nothing leaves the guest except through the host
+  forwards on 127.0.0.1 (libvirtd's TCP port and ssh), so the grader reaches a VM host at
+  qemu+tcp://127.0.0.1:PORT/system exactly as it reaches a light host;
+* a `vde_switch` of ours (a unix socket under LAB_HOME): the guests' own Ethernet, with
+  addresses 10.77.0.N that exist only there. Migration and the shared storage use it.
+
+The first VM host started in a LAB_HOME is the storage host: it exports /srv/share over NFS
+(nfs-kernel-server) and serves a kernel iSCSI target (LIO) on the link. A separate storage VM
+would cost another TCG guest on a 2-core machine for nothing the course needs.
+
+Each guest learns who it is from its kernel command line (guest/labhost-setup).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from grader.errors import EnvironmentProblem, UsageError
+from grader.labhosts import kvm, procs, vmimage
+from grader.labhosts.config import DEFAULT_HOME, Settings, slot
+from grader.labhosts.daemons import Host
+from grader.reading.limits import Limits
+
+MEMORY_MIB = 1536
+CPUS = 2
+SPARE_DISKS = 3
+SPARE_SIZE = "1G"
+DISK_NAMES = tuple(f"/dev/vd{chr(ord('b') + i)}" for i in range(SPARE_DISKS))
+LINK_NET = "10.77.0"
+SHARE_PATH = "/srv/share"
+ISCSI_TARGET = "iqn.2026-12.lab.kvm-storage:shared"
+USER_MAC = "52:54:00:12:34:56"   # matched by the image's 10-user.network
+#: Two TCG guests booting side by side on 2 cores took 45-50 s here; leave room for a busy CI.
+BOOT_TIMEOUT = {"kvm": 120.0, "tcg": 400.0}
+#: How long a Linux kernel may take to reach its first panic under KVM before we call KVM broken.
+KVM_PROBE_TIMEOUT = 30.0
+ANSWER_LIMITS = Limits(timeout=20.0, connect_timeout=10.0)
+
+
+# ---- where things are ---------------------------------------------------------------------------
+
+def vm_dir(settings: Settings) -> Path:
+    return settings.home / "vm"
+
+
+def host_dir(settings: Settings, name: str) -> Path:
+    return vm_dir(settings) / "hosts" / name
+
+
+def images_home(settings: Settings) -> Path:
+    """Where images are cached (under its images/): LAB_IMAGES, else the default LAB_HOME.
+
+    One cache per machine, whatever LAB_HOME: every LAB_HOME boots the same image, and tests'
+    scratch LAB_HOMEs must not build their own."""
+    return Path(os.environ.get("LAB_IMAGES") or DEFAULT_HOME)
+
+
+def ssh_port(settings: Settings, name: str) -> int:
+    return settings.port(name) + 1
+
+
+def link_address(name: str) -> str:
+    return f"{LINK_NET}.{slot(name) + 1}"
+
+
+def link_mac(name: str) -> str:
+    return f"52:54:00:77:00:{slot(name) + 1:02x}"
+
+
+def key_file(settings: Settings) -> Path:
+    return vm_dir(settings) / "id_ed25519"
+
+
+def ssh_command(settings: Settings, name: str) -> list[str]:
+    """ssh into VM host `name` as root, through its forward on 127.0.0.1."""
+    return ["ssh", "-i", str(key_file(settings)), "-p", str(ssh_port(settings, name)),
+            "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR",
+            "-o", "StrictHostKeyChecking=accept-new",
+            "-o", f"UserKnownHostsFile={host_dir(settings, name) / 'known_hosts'}",
+            "-o", "ConnectTimeout=10", "root@127.0.0.1"]
+
+
+def known(settings: Settings) -> list[str]:
+    hosts = vm_dir(settings) / "hosts"
+    if not hosts.is_dir():
+        return []
+    return sorted(p.name for p in hosts.iterdir() if (p / "uuid").exists())
+
+
+def qemu_pid(settings: Settings, name: str) -> int | None:
+    return procs.read_pid(host_dir(settings, name) / "qemu.pid")
+
+
+def is_up(settings: Settings, name: str) -> bool:
+    """QEMU of this VM host runs (the pid file's process is ours: its name says so)."""
+    pid = qemu_pid(settings, name)
+    return procs.alive(pid) and f"labhost-{name}" in " ".join(procs.cmdline(pid))
+
+
+def storage_host(settings: Settings) -> str | None:
+    try:
+        return (vm_dir(settings) / "storage").read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+# ---- the accelerator, by trying -----------------------------------------------------------------
+
+def _qemu_version() -> str:
+    out = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True)
+    return out.stdout.splitlines()[0] if out.stdout else "unknown"
+
+
+def accelerator(settings: Settings, image: vmimage.Image, say=print) -> str:
+    """"kvm" when a Linux kernel boots under KVM here, else "tcg"; tried once, then cached.
+
+    The probe boots the image's kernel without a root file system: under a working KVM it
+    reaches its "VFS: Unable to mount root fs" panic in about a second and QEMU exits
+    (-no-reboot). On this kind of machine it hangs before printing anything.
+    """
+    if settings.accel == "tcg" or kvm.device_problem() is not None:
+        return "tcg"
+    cache = vm_dir(settings) / "accel.json"
+    key = {"qemu": _qemu_version(), "kernel": image.info["kernel"]}
+    try:
+        found = json.loads(cache.read_text())
+        if found.get("key") == key:
+            return found["accel"]
+    except (FileNotFoundError, ValueError):
+        pass
+    say(f"trying whether a Linux guest boots under KVM here (at most {KVM_PROBE_TIMEOUT:.0f} s)")
+    argv = ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-m", "256", "-nodefaults",
+            "-display", "none", "-no-reboot", "-serial", "stdio", "-kernel", str(image.kernel),
+            "-append", "console=ttyS0 panic=-1 root=/dev/null"]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=KVM_PROBE_TIMEOUT)
+        accel = "kvm" if "Kernel panic" in out.stdout else "tcg"
+    except subprocess.TimeoutExpired:
+        accel = "tcg"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"key": key, "accel": accel}))
+    return accel
+
+
+# ---- the link -----------------------------------------------------------------------------------
+
+def _switch_dir(settings: Settings) -> Path:
+    return vm_dir(settings) / "switch"
+
+
+def _switch_pid(settings: Settings) -> int | None:
+    return procs.read_pid(vm_dir(settings) / "switch.pid")
+
+
+def _ensure_switch(settings: Settings) -> bool:
+    """Start the guests' switch unless it runs; True when this call started it."""
+    if procs.alive(_switch_pid(settings)):
+        return False
+    shutil.rmtree(_switch_dir(settings), ignore_errors=True)
+    log = vm_dir(settings) / "switch.log"
+    subprocess.run(["vde_switch", "--sock", str(_switch_dir(settings)), "--daemon",
+                    "--pidfile", str(vm_dir(settings) / "switch.pid"), "--mode", "0700"],
+                   stdin=subprocess.DEVNULL, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+                   check=True)
+    return True
+
+
+def _stop_switch(settings: Settings) -> None:
+    pid = _switch_pid(settings)
+    if procs.alive(pid) and "vde_switch" in " ".join(procs.cmdline(pid)):
+        procs.terminate([pid])
+    (vm_dir(settings) / "switch.pid").unlink(missing_ok=True)
+    shutil.rmtree(_switch_dir(settings), ignore_errors=True)
+
+
+# ---- one host -----------------------------------------------------------------------------------
+
+def _prepare(settings: Settings, name: str, image: vmimage.Image) -> Path:
+    hdir = host_dir(settings, name)
+    hdir.mkdir(parents=True, exist_ok=True)
+    if not (hdir / "uuid").exists():
+        (hdir / "uuid").write_text(str(uuid.uuid4()) + "\n")
+    overlay = hdir / "root.qcow2"
+    recorded = hdir / "image"
+    if not overlay.exists() or not recorded.exists() or recorded.read_text() != str(image.root):
+        # A new image (its recipe changed) means a fresh root; the spare disks are kept.
+        overlay.unlink(missing_ok=True)
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
+                        "-b", str(image.root), str(overlay)], check=True)
+        recorded.write_text(str(image.root))
+    for i in range(1, SPARE_DISKS + 1):
+        disk = hdir / f"spare{i}.qcow2"
+        if not disk.exists():
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), SPARE_SIZE],
+                           check=True)
+    return hdir
+
+
+def _ensure_key(settings: Settings) -> str:
+    key = key_file(settings)
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "lab-hosts",
+                        "-f", str(key)], check=True)
+    return key.with_suffix(".pub").read_text().strip()
+
+
+def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
+              peers: list[str], storage: str, pubkey: str) -> list[str]:
+    """The QEMU command line of VM host `name` (pure: tests read it)."""
+    hdir = host_dir(settings, name)
+    hosts = ",".join(f"{p}:{link_address(p)}" for p in peers)
+    cmdline = ["root=/dev/vda", "rw", "console=ttyS0", "quiet", "systemd.show_status=error",
+               f"labhost.name={name}", f"labhost.mac={link_mac(name)}",
+               f"labhost.addr={link_address(name)}", f"labhost.hosts={hosts}",
+               f"labhost.storage={storage}",
+               "labhost.key=" + base64.b64encode(pubkey.encode()).decode()]
+    if accel == "tcg":
+        # No (emulated) KVM inside a TCG guest: libvirt there offers type `qemu` only, which is
+        # what works for the domains (see docs/vmhosts.md).
+        cmdline.append("modprobe.blacklist=kvm_amd,kvm_intel,kvm")
+    accel_args = (["-accel", "kvm", "-cpu", "host"] if accel == "kvm"
+                  else ["-accel", "tcg,thread=multi", "-cpu", "max"])
+    fwd = (f"hostfwd=tcp:127.0.0.1:{settings.port(name)}-:16509,"
+           f"hostfwd=tcp:127.0.0.1:{ssh_port(settings, name)}-:22")
+    argv = ["qemu-system-x86_64", "-name", f"labhost-{name},process=labhost-{name}",
+            *accel_args, "-m", str(MEMORY_MIB), "-smp", str(CPUS),
+            "-uuid", (hdir / "uuid").read_text().strip(),
+            "-nodefaults", "-display", "none", "-serial", f"file:{hdir / 'console.log'}",
+            "-kernel", str(image.kernel), "-initrd", str(image.initrd),
+            "-append", " ".join(cmdline),
+            "-drive", f"file={hdir / 'root.qcow2'},if=virtio,format=qcow2,discard=unmap"]
+    for i in range(1, SPARE_DISKS + 1):
+        argv += ["-drive", f"file={hdir / f'spare{i}.qcow2'},if=virtio,format=qcow2,"
+                           f"serial=lab-spare-{i}"]
+    argv += ["-netdev", f"user,id=user,restrict=on,{fwd}",
+             "-device", f"virtio-net-pci,netdev=user,mac={USER_MAC}",
+             "-netdev", f"vde,id=link,sock={_switch_dir(settings)}",
+             "-device", f"virtio-net-pci,netdev=link,mac={link_mac(name)}",
+             "-device", "virtio-rng-pci",
+             "-pidfile", str(hdir / "qemu.pid"), "-daemonize"]
+    return argv
+
+
+def _boot(settings, name, image, accel, peers, storage, pubkey) -> None:
+    hdir = _prepare(settings, name, image)
+    (hdir / "console.log").write_text("")
+    (hdir / "known_hosts").unlink(missing_ok=True)
+    (hdir / "accel").write_text(accel)
+    (hdir / "kernel").write_text(image.info["kernel"])
+    argv = qemu_argv(settings, name, image, accel, peers, storage, pubkey)
+    done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise EnvironmentProblem(f"QEMU of VM host {name} did not start: {why}")
+
+
+def _answers(uri: str) -> bool:
+    from grader.reading import connection
+
+    try:
+        conn = connection.open_bounded(uri, ANSWER_LIMITS, write=True)
+        try:
+            conn.getCapabilities()
+        finally:
+            connection.close(conn)
+        return True
+    except Exception:
+        return False
+
+
+def run(settings: Settings, name: str, command: str, timeout: float = 60.0):
+    """Run a shell command on VM host `name` as root (through ssh on 127.0.0.1)."""
+    return subprocess.run(ssh_command(settings, name) + [command], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def _console_tail(settings: Settings, name: str, lines: int = 3) -> str:
+    path = host_dir(settings, name) / "console.log"
+    try:
+        text = [l.strip() for l in path.read_text(errors="replace").splitlines() if l.strip()]
+    except FileNotFoundError:
+        text = []
+    from grader.core.text import one_line
+
+    return one_line(" | ".join(text[-lines:]) or "the console printed nothing", 400)
+
+
+def _wait_ready(settings: Settings, name: str, accel: str, storage: str) -> None:
+    deadline = time.monotonic() + BOOT_TIMEOUT[accel]
+    uri = settings.uri(name)
+    while time.monotonic() < deadline:
+        if not is_up(settings, name):
+            raise EnvironmentProblem(
+                f"VM host {name} stopped while booting; its console's last lines: "
+                f"{_console_tail(settings, name)}")
+        if procs.port_open(settings.port(name)) and _answers(uri):
+            if name != storage:
+                return
+            ready = run(settings, name, "systemctl is-active labhost-storage.service "
+                        "nfs-server.service", timeout=30)
+            if ready.returncode == 0:
+                return
+        time.sleep(1.0)
+    raise EnvironmentProblem(
+        f"VM host {name} did not answer within {BOOT_TIMEOUT[accel]:.0f} s ({accel}); its "
+        f"console's last lines: {_console_tail(settings, name)}")
+
+
+def stop(settings: Settings, name: str) -> None:
+    """Power the VM off (no graceful shutdown: its state is scratch) and clear its run state."""
+    pid = qemu_pid(settings, name)
+    if is_up(settings, name):
+        procs.terminate([pid])
+    (host_dir(settings, name) / "qemu.pid").unlink(missing_ok=True)
+
+
+# ---- the whole set ------------------------------------------------------------------------------
+
+def up(settings: Settings, names: list[str], say=print) -> list[Host]:
+    """Boot the named VM hosts (in parallel) and wait until each libvirtd answers."""
+    image = vmimage.ensure(images_home(settings), say)
+    accel = accelerator(settings, image, say)
+    to_start = [n for n in names if not is_up(settings, n)]
+    running = [n for n in known(settings) if is_up(settings, n)]
+    if not running:
+        (vm_dir(settings) / "storage").write_text(names[0])
+    storage = storage_host(settings) or names[0]
+    peers = sorted(set(running) | set(names), key=slot)
+    pubkey = _ensure_key(settings)
+    undo = []
+    try:
+        if _ensure_switch(settings):
+            undo.append(lambda: _stop_switch(settings))
+        if to_start:
+            say(f"booting VM host{'s' if len(to_start) > 1 else ''} {', '.join(to_start)} "
+                f"under {accel.upper()} (at most {BOOT_TIMEOUT[accel]:.0f} s)")
+        started = time.monotonic()
+        for name in to_start:
+            undo.append(lambda name=name: stop(settings, name))
+            _boot(settings, name, image, accel, peers, storage, pubkey)
+        with ThreadPoolExecutor(max_workers=max(1, len(to_start))) as pool:
+            for future in [pool.submit(_wait_ready, settings, n, accel, storage)
+                           for n in to_start]:
+                future.result()
+        if to_start:
+            say(f"VM hosts up in {time.monotonic() - started:.0f} s")
+    except BaseException:
+        for action in reversed(undo):
+            try:
+                action()
+            except Exception:
+                pass
+        raise
+    return status(settings, names)
+
+
+def down(settings: Settings, names: list[str], purge: bool = False) -> None:
+    for name in names:
+        stop(settings, name)
+        if purge:
+            shutil.rmtree(host_dir(settings, name), ignore_errors=True)
+    if not any(is_up(settings, n) for n in known(settings)):
+        _stop_switch(settings)
+        (vm_dir(settings) / "storage").unlink(missing_ok=True)
+
+
+def status(settings: Settings, names=None) -> list[Host]:
+    result = []
+    for name in sorted(set(known(settings)) | set(names or []), key=slot):
+        hdir = host_dir(settings, name)
+        state, accel, kernel = "down", None, None
+        if is_up(settings, name):
+            state = "up" if _answers(settings.uri(name)) else "booting"
+            accel = _read(hdir / "accel")
+            kernel = _read(hdir / "kernel")
+        result.append(Host(name, settings.uri(name), settings.port(name), state, accel,
+                           kind="vm", kernel=kernel))
+    return result
+
+
+def environment(settings: Settings, up_names: list[str]) -> dict[str, str]:
+    """The VM hosts' variables: the same as the light hosts' plus LAB_DISKS and ssh."""
+    storage = storage_host(settings) or up_names[0]
+    env = {f"LAB_URI_{n.upper()}": settings.uri(n) for n in up_names}
+    env["LIBVIRT_DEFAULT_URI"] = settings.uri(up_names[0])
+    env.update({
+        # For the guests' own pool definitions: these addresses exist only on the link.
+        "LAB_SHARE_HOST": link_address(storage),
+        "LAB_SHARE_PATH": SHARE_PATH,
+        "LAB_SHARE_FORMAT": "nfs",
+        "LAB_ISCSI_HOST": link_address(storage),
+        "LAB_ISCSI_TARGET": ISCSI_TARGET,
+        "LAB_DISKS": " ".join(DISK_NAMES),
+        # Each guest's name resolves on the link (/etc/hosts), so libvirt's default works.
+        "LAB_MIGRATE_FLAGS": "",
+    })
+    for n in up_names:
+        env[f"LAB_SSH_{n.upper()}"] = " ".join(ssh_command(settings, n))
+    return env
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,110 @@
+"""VM hosts without booting one: the QEMU command line, confinement to this machine, env, kinds."""
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.errors import UsageError
+from grader.labhosts import lifecycle, vm, vmimage
+from grader.labhosts.config import Settings
+
+
+def _image(tmp_path: Path) -> vmimage.Image:
+    image = vmimage.Image(tmp_path / "img")
+    image.dir.mkdir()
+    (image.dir / "image.json").write_text(json.dumps({"kernel": "6.1.0-50-amd64"}))
+    return image
+
+
+def _argv(tmp_path, accel="tcg", name="b"):
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path / "home"), "LAB_PORT_BASE": "17600"})
+    vm.host_dir(settings, name).mkdir(parents=True)
+    (vm.host_dir(settings, name) / "uuid").write_text("3f2c1d7e-0000-4000-8000-000000000002\n")
+    return settings, vm.qemu_argv(settings, name, _image(tmp_path), accel, ["a", "b"], "a",
+                                  "ssh-ed25519 AAAA lab-hosts")
+
+
+def test_guest_networks_stay_on_this_machine(tmp_path):
+    """User networking is restricted (no route out); forwards listen on loopback only; the
+    guests' own link is a unix-socket switch, never a multicast or UDP socket."""
+    settings, argv = _argv(tmp_path)
+    netdevs = [argv[i + 1] for i, a in enumerate(argv) if a == "-netdev"]
+    assert len(netdevs) == 2
+    user, link = netdevs
+    assert user.startswith("user,") and "restrict=on" in user.split(",")
+    forwards = [part for part in user.split(",") if part.startswith("hostfwd=")]
+    assert forwards == [f"hostfwd=tcp:127.0.0.1:{settings.port('b')}-:16509",
+                        f"hostfwd=tcp:127.0.0.1:{settings.port('b') + 1}-:22"]
+    assert link.startswith("vde,") and f"sock={settings.home / 'vm' / 'switch'}" in link
+    assert "mcast" not in " ".join(argv) and "udp" not in " ".join(argv)
+
+
+def test_each_guest_gets_its_identity_disks_and_accelerator(tmp_path):
+    _, argv = _argv(tmp_path)
+    append = argv[argv.index("-append") + 1].split()
+    assert "labhost.name=b" in append and "labhost.storage=a" in append
+    assert "labhost.hosts=a:10.77.0.2,b:10.77.0.3" in append
+    assert "modprobe.blacklist=kvm_amd,kvm_intel,kvm" in append   # TCG: domains use type qemu
+    assert argv[argv.index("-uuid") + 1] == "3f2c1d7e-0000-4000-8000-000000000002"
+    drives = [argv[i + 1] for i, a in enumerate(argv) if a == "-drive"]
+    assert len(drives) == 1 + vm.SPARE_DISKS
+    assert [d for d in drives if "serial=lab-spare-" in d][0].endswith("serial=lab-spare-1")
+    assert argv[argv.index("-accel") + 1].startswith("tcg")
+    _, kvm_argv = _argv(tmp_path / "k", accel="kvm")
+    assert kvm_argv[kvm_argv.index("-accel") + 1] == "kvm"
+    assert not any(a.startswith("modprobe.blacklist") for a in kvm_argv[kvm_argv.index("-append") + 1].split())
+
+
+def test_link_addresses_are_private_and_distinct():
+    addresses = {vm.link_address(n) for n in "abcdefgh"}
+    assert len(addresses) == 8
+    assert all(ipaddress.ip_address(a).is_private for a in addresses)
+    assert len({vm.link_mac(n) for n in "abcdefgh"}) == 8
+
+
+def test_vm_environment_uris_are_loopback_and_name_the_disks(tmp_path):
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path), "LAB_PORT_BASE": "17600"})
+    (tmp_path / "vm").mkdir()
+    (tmp_path / "vm" / "storage").write_text("a")
+    env = vm.environment(settings, ["a", "b"])
+    for key in ("LAB_URI_A", "LAB_URI_B", "LIBVIRT_DEFAULT_URI"):
+        assert env[key].startswith("qemu+tcp://127.0.0.1:"), key
+    assert env["LIBVIRT_DEFAULT_URI"] == env["LAB_URI_A"]
+    assert env["LAB_DISKS"] == "/dev/vdb /dev/vdc /dev/vdd"
+    assert (env["LAB_SHARE_FORMAT"], env["LAB_SHARE_PATH"]) == ("nfs", "/srv/share")
+    assert env["LAB_SHARE_HOST"] == env["LAB_ISCSI_HOST"] == "10.77.0.2"  # for guests' pools only
+    assert env["LAB_MIGRATE_FLAGS"] == ""
+    assert "127.0.0.1" in env["LAB_SSH_A"] and "-p 17611" in env["LAB_SSH_A"]
+
+
+def test_light_hosts_print_their_migration_flags(tmp_path, monkeypatch):
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path)})
+    monkeypatch.setattr(lifecycle, "_vm_up", lambda s: [])
+    monkeypatch.setattr(lifecycle, "_light_up", lambda s: ["a"])
+    env = lifecycle.environment(settings)
+    assert env["LAB_MIGRATE_FLAGS"] == "--migrateuri tcp://127.0.0.1 --listen-address 127.0.0.1"
+
+
+@pytest.mark.parametrize("want_vm, running, message", [
+    (True, "_light_up", r"light lab hosts \(a\) are up"),
+    (False, "_vm_up", r"VM lab hosts \(a\) are up"),
+])
+def test_one_kind_of_host_per_lab_home(tmp_path, monkeypatch, want_vm, running, message):
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path)})
+    monkeypatch.setattr(lifecycle, "_vm_up", lambda s: [])
+    monkeypatch.setattr(lifecycle, "_light_up", lambda s: [])
+    monkeypatch.setattr(lifecycle, running, lambda s: ["a"])
+    with pytest.raises(UsageError, match=message) as err:
+        lifecycle._one_kind(settings, want_vm)
+    assert "lab hosts down" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_image_is_named_by_its_recipe(monkeypatch):
+    first = vmimage.recipe_hash()
+    monkeypatch.setattr(vmimage, "PACKAGES", vmimage.PACKAGES + ("htop",))
+    assert vmimage.recipe_hash() != first
+    assert {"zfs-dkms", "linux-image-amd64", "lvm2", "nfs-kernel-server", "targetcli-fb",
+            "open-iscsi", "parted", "libvirt-daemon-system"} <= set(vmimage.PACKAGES)
