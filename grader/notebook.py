@@ -10,6 +10,10 @@
   stays in the student's notebook (and in an nbgrader submission).
 * `host_file(conn, path)`: where an image of the host is on this machine, for the experiments
   that use QEMU's own tools on it (None on a remote host: run them there).
+* `host_shell(command, role="A")`: a shell command run on the lab host itself (lvcreate, zfs,
+  dd into a logical volume): through `$LAB_SSH_<ROLE>` when set (VM hosts started on this
+  machine), else through ssh to the host of a `qemu+ssh://` URI, else here (the notebook runs
+  on the student's own host).
 * `%%host` on the first line of a cell that works on a host. Importing this module in a
   kernel registers it; under nbgrader's autograde (NBGRADER_EXECUTION) such cells print one line
   and are skipped, and libvirt and host commands refuse (grader.course.autograde): nbgrader runs
@@ -18,6 +22,9 @@
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
+from urllib.parse import urlsplit
 
 from grader.course import autograde
 from grader.core import labdef
@@ -96,6 +103,41 @@ def host_file(conn, path: str):
     from grader.course.hostfiles import host_file as locate
 
     return locate(conn.getURI(), path)
+
+
+class HostCommandFailed(RuntimeError):
+    """A host_shell command exited with a failure: one line with its command and error."""
+
+
+def host_command(command: str, role: str = "A", env=None) -> list[str]:
+    """The argv that runs `command` on the host of `role` (see host_shell)."""
+    env = os.environ if env is None else env
+    role = role.upper()
+    ssh = env.get(f"LAB_SSH_{role}")
+    if ssh:
+        return [*shlex.split(ssh), command]
+    uri = env.get(f"LAB_URI_{role}") or (env.get("LIBVIRT_DEFAULT_URI") if role == "A" else None)
+    parts = urlsplit(uri or "")
+    if parts.scheme.endswith("+ssh") and parts.hostname:
+        where = f"{parts.username}@{parts.hostname}" if parts.username else parts.hostname
+        port = ["-p", str(parts.port)] if parts.port else []
+        return ["ssh", *port, "-o", "BatchMode=yes", where, command]
+    return ["sh", "-c", command]
+
+
+def host_shell(command: str, role: str = "A", timeout: float = 600.0, check: bool = True,
+               env=None) -> subprocess.CompletedProcess:
+    """Run a shell command on the lab host of `role`, as root; its output as text.
+
+    With check (the default) a failure raises HostCommandFailed with the command and the last
+    line it printed on stderr."""
+    done = subprocess.run(host_command(command, role, env), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    if check and done.returncode:
+        lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+        raise HostCommandFailed(f"`{command}` failed on host {role.upper()} (exit status "
+                                f"{done.returncode}): {lines[-1].strip() if lines else 'no output'}")
+    return done
 
 
 def _activate() -> None:
