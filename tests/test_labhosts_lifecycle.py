@@ -49,7 +49,7 @@ def test_no_usable_kvm_falls_back_to_tcg_and_says_so(scratch):
     env, settings = scratch
     result = CliRunner().invoke(lab, ["hosts", "up", "tcg"], env={**env, "LAB_ACCEL": "tcg"})
     assert result.exit_code == 0, result.output
-    assert [line.split()[3] for line in result.output.splitlines()
+    assert [line.split()[4] for line in result.output.splitlines()
             if line.startswith("tcg ")] == ["tcg"]
     assert "domains run under TCG" in result.output
     conn = open_bounded(settings.uri("tcg"), write=True)

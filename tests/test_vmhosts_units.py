@@ -51,7 +51,8 @@ def test_each_guest_gets_its_identity_disks_and_accelerator(tmp_path):
     assert argv[argv.index("-uuid") + 1] == "3f2c1d7e-0000-4000-8000-000000000002"
     drives = [argv[i + 1] for i, a in enumerate(argv) if a == "-drive"]
     assert len(drives) == 1 + vm.SPARE_DISKS
-    assert [d for d in drives if "serial=lab-spare-" in d][0].endswith("serial=lab-spare-1")
+    devices = [argv[i + 1] for i, a in enumerate(argv) if a == "-device"]
+    assert "virtio-blk-pci,drive=spare1,serial=lab-spare-1" in devices
     assert argv[argv.index("-accel") + 1].startswith("tcg")
     _, kvm_argv = _argv(tmp_path / "k", accel="kvm")
     assert kvm_argv[kvm_argv.index("-accel") + 1] == "kvm"

@@ -245,8 +245,8 @@ def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
             "-append", " ".join(cmdline),
             "-drive", f"file={hdir / 'root.qcow2'},if=virtio,format=qcow2,discard=unmap"]
     for i in range(1, SPARE_DISKS + 1):
-        argv += ["-drive", f"file={hdir / f'spare{i}.qcow2'},if=virtio,format=qcow2,"
-                           f"serial=lab-spare-{i}"]
+        argv += ["-drive", f"file={hdir / f'spare{i}.qcow2'},if=none,id=spare{i},format=qcow2",
+                 "-device", f"virtio-blk-pci,drive=spare{i},serial=lab-spare-{i}"]
     argv += ["-netdev", f"user,id=user,restrict=on,{fwd}",
              "-device", f"virtio-net-pci,netdev=user,mac={USER_MAC}",
              "-netdev", f"vde,id=link,sock={_switch_dir(settings)}",
@@ -304,6 +304,10 @@ def _wait_ready(settings: Settings, name: str, accel: str, storage: str) -> None
     deadline = time.monotonic() + BOOT_TIMEOUT[accel]
     uri = settings.uri(name)
     while time.monotonic() < deadline:
+        console = _console_tail(settings, name)
+        if "(initramfs)" in console or "Kernel panic" in console:
+            raise EnvironmentProblem(
+                f"VM host {name} did not boot; its console's last lines: {console}")
         if not is_up(settings, name):
             raise EnvironmentProblem(
                 f"VM host {name} stopped while booting; its console's last lines: "

@@ -51,6 +51,9 @@ ENABLE = ("labhost-setup.service", "labhost-storage.service", "systemd-networkd.
 
 #: Run inside the new root by mmdebstrap (it mounts /proc, /sys and /dev for its hooks).
 CUSTOMIZE = (
+    # The root disk is virtio: make sure the initrd can find it whatever the build host is.
+    'printf "virtio_pci\\nvirtio_blk\\nvirtio_net\\next4\\n" >> "$1/etc/initramfs-tools/modules"',
+    'chroot "$1" update-initramfs -u -k all',
     # zfs-dkms's own postinst builds for the running kernel (this machine's): build for the image's.
     'for k in "$1"/lib/modules/*; do chroot "$1" dkms autoinstall -k "${k##*/}"; done',
     'ls "$1"/lib/modules/*/updates/dkms/zfs.ko >/dev/null',
