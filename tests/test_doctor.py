@@ -50,6 +50,16 @@ def test_an_unreachable_host_stops_its_labs_and_says_what_to_check():
     assert "FAIL  unreachable: cannot connect" in lines(findings) and "check the URI" in lines(findings)
 
 
+def test_lab5_needs_disk_logical_and_zfs_pools():
+    findings = judge({"A": host("A")}, [], ["lab5"])
+    assert blocked(findings) == ["lab5"]
+    [fail] = [f for f in findings if f.level == "FAIL"]
+    assert fail.text == "lab5 defines a zfs pool, which this libvirt does not support"
+    assert "zfsutils-linux and libvirt-daemon-driver-storage-zfs" in fail.fix
+    ready = judge({"A": host("A", supported=("dir", "disk", "logical", "zfs"), unsupported=())}, [], ["lab5"])
+    assert blocked(ready) == []
+
+
 def test_a_missing_pool_type_names_the_packages_to_install():
     findings = judge({"A": host("A", supported=("dir", "netfs"))}, [SHARE, ISCSI], ["lab1", "lab3"])
     assert blocked(findings) == ["lab1"]
@@ -108,12 +118,16 @@ def _doctor(*args, env=None):
 
 
 @pytest.mark.labhost
-def test_the_lab_hosts_are_ready_for_every_lab(labhosts):
+def test_the_lab_hosts_are_ready_for_every_lab_but_lab5(labhosts):
+    """Light lab hosts share this machine's kernel: no device-mapper or ZFS, so no lab5."""
     status, out, err = _doctor(env=labhosts.env)
-    assert status == 0, out + err
+    assert status == 1, out + err
     assert f"A  ok    reachable: {labhosts.uri('a')}" in out and f"B  ok    reachable: {labhosts.uri('b')}" in out
     assert "pool types supported: dir" in out and "the course's export" in out
-    assert out.strip().endswith("ready for lab1, lab2, lab3, lab4")
+    assert "A  FAIL  lab5 defines a zfs pool, which this libvirt does not support" in out
+    assert out.strip().endswith("cannot run here: lab5")
+    status, out, err = _doctor(*[f"--lab={n}" for n in ALL], env=labhosts.env)
+    assert status == 0 and out.strip().endswith("ready for lab1, lab2, lab3, lab4"), out + err
 
 
 @pytest.mark.labhost

@@ -17,10 +17,12 @@ NEEDS = {
     "lab2": {"A": (("dir",),)},
     "lab3": {"A": (("dir",),)},
     "lab4": {"A": (("dir",), ("netfs",)), "B": (("dir",), ("netfs",))},
+    "lab5": {"A": (("disk",), ("logical",), ("zfs",))},
 }
 #: What to install on a Debian/Ubuntu host for each pool type (RHEL: the same driver names).
 PACKAGES = {
     "dir": "libvirt-daemon-driver-storage (part of libvirt-daemon-system)",
+    "disk": "parted and libvirt-daemon-driver-storage-disk",
     "netfs": "nfs-common (NFS) or glusterfs-client (GlusterFS), with libvirt's storage driver",
     "iscsi": "open-iscsi and libvirt-daemon-driver-storage-iscsi",
     "iscsi-direct": "libvirt-daemon-driver-storage-iscsi-direct and qemu-block-extra (libiscsi)",
