@@ -18,7 +18,8 @@ BIN = Path(sys.executable).parent
 
 def test_the_rendered_course_splits_into_sections_with_their_labs_and_blocks():
     found = {s.title: s for s in coursetest.sections(coursetext.OUTPUTS["en"].read_text(), "course.md")}
-    assert [found[n].lab for n in "12345"] == ["lab1", "lab2", "lab2", "lab3", "lab4"]
+    assert [found[n].lab for n in "123456"] == ["lab1", "lab2", "lab2", "lab3", "lab5", "lab4"]
+    assert all(b.not_here.startswith("it needs a VM host") for b in found["5"].blocks)
     assert {b.kind for b in found["4"].blocks} == {"sh", "python"}
     skipped = [b for s in found.values() for b in s.blocks if b.not_here]
     assert skipped and all(b.not_here for b in skipped)
@@ -59,3 +60,16 @@ def test_a_broken_example_fails_with_its_reason(labhosts, tmp_path):
     assert printed[0].startswith("course.md §1 sh #1: FAILED") and "no-such-pool" in printed[0]
     assert "libvirtError" in printed[2] and printed[3].endswith("skipped: after the failure above in this section")
     assert printed[1] == "course.md §1 sh #2: skipped: a classroom host"
+
+
+def test_a_section_whose_blocks_all_need_another_host_starts_no_lab(labhosts, tmp_path):
+    """lab5's examples need a VM host: on light hosts `lab start lab5` refuses, so the course
+    test must not start it for blocks it skips anyway."""
+    course = tmp_path / "course.md"
+    course.write_text("## 5. Block storage\n\n<!-- not run here: it needs a VM host -->\n```sh\n"
+                      "virsh pool-build lab5-vg\n```\n\n**Practise it:** [lab5](notebooks/lab5/lab5.ipynb)\n")
+    printed = []
+    summary = coursetest.run(["en"], out=printed.append, base_env=os.environ | labhosts.env,
+                             files={"en": course})
+    assert printed == ["course.md §5 sh #1: skipped: it needs a VM host", "0 of 1 blocks ran, 1 skipped"]
+    assert summary.failed == 0

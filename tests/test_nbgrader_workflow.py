@@ -1,4 +1,4 @@
-"""The instructor's nbgrader workflow, end to end, with nbgrader's own commands (course.md, part 6).
+"""The instructor's nbgrader workflow, end to end, with nbgrader's own commands (course.md, part 7).
 
 Two courses in temporary copies of the course directory, one in English (the default) and one in
 Spanish (course.toml's `lang`): generate_assignment and release_assignment for every lab that has a

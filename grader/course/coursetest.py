@@ -13,7 +13,8 @@ works as printed, with the lab hosts' environment (`lab hosts env`) and this ven
 `grade` on PATH. Shell blocks of a file share their exported variables, and within a section their
 working directory (each runs with `set -euo pipefail`, every assignment exported); Python blocks of
 a file share one interpreter, as a notebook would. A block marked `<!-- not run here: REASON -->` (the source's
-`@not-here`) is skipped with its reason.
+`@not-here`) is skipped with its reason; a track none of whose blocks runs here starts no lab
+(lab5's examples need a VM host, where `lab start lab5` works; on light hosts it refuses).
 """
 from __future__ import annotations
 
@@ -281,7 +282,7 @@ def run(langs: Iterable[str] = ("en", "es"), only: set[str] | None = None,
 def _track(section: Section, blocks: list[CodeBlock], runner, env, summary: Summary, out) -> None:
     from grader.core import labdef
 
-    if section.lab:
+    if section.lab and any(not b.not_here for b in blocks):   # none runs here: no lab to start
         _lab("start", section.lab, env)
     if isinstance(runner, Shell):
         runner.new_section()
