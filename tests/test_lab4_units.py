@@ -157,9 +157,27 @@ def test_feedback_teaches_why_live_migration_needs_shared_storage_in_both_langua
     ("qemu+ssh://root@pc13.lab.example/system", {}, {"migrate_uri": "tcp://pc13.lab.example"}),
     ("qemu+ssh://root@[fd00::13]/system", {}, {"migrate_uri": "tcp://[fd00::13]"}),
     ("qemu+ssh://root@pc13/system", {"LAB_MIGRATION_HOST": "192.168.50.13"}, {"migrate_uri": "tcp://192.168.50.13"}),
+    # What `lab hosts env` prints: light hosts listen on loopback; VM hosts need nothing.
+    ("qemu+tcp://127.0.0.1:16620/system",
+     {"LAB_MIGRATE_FLAGS": "--migrateuri tcp://127.0.0.1 --listen-address 127.0.0.1"},
+     {"migrate_uri": "tcp://127.0.0.1", "listen_address": "127.0.0.1"}),
+    ("qemu+tcp://127.0.0.1:17620/system", {"LAB_MIGRATE_FLAGS": ""}, {}),
+    ("qemu+tcp://127.0.0.1:17620/system",
+     {"LAB_MIGRATE_FLAGS": "", "LAB_MIGRATION_HOST": "10.0.0.13"}, {"migrate_uri": "tcp://10.0.0.13"}),
 ])
 def test_the_memory_stream_goes_to_an_address_of_b_that_a_can_reach(uri_b, env, expected):
     """Never left to B's own host name (often 127.0.1.1 on Debian): B's address from its URI."""
     from labs.lab4.solution import migration_params
 
     assert migration_params(uri_b, env) == expected
+
+
+@pytest.mark.parametrize("flags, why", [
+    ("--unsafe", "only --migrateuri and --listen-address"),
+    ("--migrateuri", "ends with '--migrateuri' and no value"),
+])
+def test_migrate_flags_the_solution_cannot_use_are_one_line(flags, why):
+    from labs.lab4.solution import migration_params
+
+    with pytest.raises(ValueError, match=why):
+        migration_params("qemu+tcp://127.0.0.1:16620/system", {"LAB_MIGRATE_FLAGS": flags})

@@ -44,6 +44,8 @@ LINK_NET = "10.77.0"
 SHARE_PATH = "/srv/share"
 ISCSI_TARGET = "iqn.2026-12.lab.kvm-storage:shared"
 USER_MAC = "52:54:00:12:34:56"   # matched by the image's 10-user.network
+#: PCI slots of the guest's devices; the spare disks follow the root disk's slot.
+PCI_SLOT = {"root": 0x04, "user": 0x10, "link": 0x11, "rng": 0x12}
 #: Two TCG guests booting side by side on 2 cores took 45-50 s here; leave room for a busy CI.
 BOOT_TIMEOUT = {"kvm": 120.0, "tcg": 400.0}
 #: How long a Linux kernel may take to reach its first panic under KVM before we call KVM broken.
@@ -243,15 +245,19 @@ def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
             "-nodefaults", "-display", "none", "-serial", f"file:{hdir / 'console.log'}",
             "-kernel", str(image.kernel), "-initrd", str(image.initrd),
             "-append", " ".join(cmdline),
-            "-drive", f"file={hdir / 'root.qcow2'},if=virtio,format=qcow2,discard=unmap"]
+            "-drive", f"file={hdir / 'root.qcow2'},if=none,id=root,format=qcow2,discard=unmap",
+            # Fixed PCI slots, in this order: the guest names virtio disks in the order it finds
+            # them, so the root is /dev/vda and the spare disks are /dev/vdb, vdc, vdd (LAB_DISKS).
+            "-device", f"virtio-blk-pci,drive=root,addr={PCI_SLOT['root']:#x}"]
     for i in range(1, SPARE_DISKS + 1):
         argv += ["-drive", f"file={hdir / f'spare{i}.qcow2'},if=none,id=spare{i},format=qcow2",
-                 "-device", f"virtio-blk-pci,drive=spare{i},serial=lab-spare-{i}"]
+                 "-device", f"virtio-blk-pci,drive=spare{i},serial=lab-spare-{i},"
+                            f"addr={PCI_SLOT['root'] + i:#x}"]
     argv += ["-netdev", f"user,id=user,restrict=on,{fwd}",
-             "-device", f"virtio-net-pci,netdev=user,mac={USER_MAC}",
+             "-device", f"virtio-net-pci,netdev=user,mac={USER_MAC},addr={PCI_SLOT['user']:#x}",
              "-netdev", f"vde,id=link,sock={_switch_dir(settings)}",
-             "-device", f"virtio-net-pci,netdev=link,mac={link_mac(name)}",
-             "-device", "virtio-rng-pci",
+             "-device", f"virtio-net-pci,netdev=link,mac={link_mac(name)},addr={PCI_SLOT['link']:#x}",
+             "-device", f"virtio-rng-pci,addr={PCI_SLOT['rng']:#x}",
              "-pidfile", str(hdir / "qemu.pid"), "-daemonize"]
     return argv
 

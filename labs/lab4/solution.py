@@ -8,6 +8,7 @@ own earlier result, so solving twice in a row leaves the same, correct state:
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import time
 from urllib.parse import urlparse
@@ -131,18 +132,46 @@ def migration_params(uri_b: str, env=os.environ) -> dict:
     Without a migration URI, B's libvirt offers its own host name, which must resolve *on A* to
     an address A can route to (on Debian a host's name often resolves to 127.0.1.1, and the
     migration then fails). So the stream is sent to $LAB_MIGRATION_HOST when set (B's address on
-    the classroom network), else to the host named in B's URI, the address B was reached at; on
-    the lab hosts, which share one machine, to loopback, where B also listens. QEMU then connects
-    to a port of B's migration range (49152-49215 unless qemu.conf says otherwise): B's firewall
-    must let A in (docs/instructor.md).
+    the classroom network); else where $LAB_MIGRATE_FLAGS says (`lab hosts env` prints it: the
+    light lab hosts share one machine and listen on loopback; VM hosts resolve each other's
+    names on their own link, so it is empty there and libvirt's default works); else to the
+    host named in B's URI, the address B was reached at. QEMU then connects to a port of B's
+    migration range (49152-49215 unless qemu.conf says otherwise): B's firewall must let A in
+    (docs/instructor.md).
     """
-    host = env.get("LAB_MIGRATION_HOST") or urlparse(uri_b).hostname
-    if not host:
-        return {}
+    if env.get("LAB_MIGRATION_HOST"):
+        return _stream_to(env["LAB_MIGRATION_HOST"])
+    if "LAB_MIGRATE_FLAGS" in env:
+        return params_from_flags(env["LAB_MIGRATE_FLAGS"])
+    host = urlparse(uri_b).hostname
+    return _stream_to(host) if host else {}
+
+
+def _stream_to(host: str) -> dict:
     if host in LOOPBACK:
         return {libvirt.VIR_MIGRATE_PARAM_URI: "tcp://127.0.0.1",
                 libvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS: "127.0.0.1"}
     return {libvirt.VIR_MIGRATE_PARAM_URI: f"tcp://[{host}]" if ":" in host else f"tcp://{host}"}
+
+
+#: The `virsh migrate` options of $LAB_MIGRATE_FLAGS and the migrate3 parameters they set.
+FLAG_PARAMS = {"--migrateuri": libvirt.VIR_MIGRATE_PARAM_URI,
+               "--listen-address": libvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS}
+
+
+def params_from_flags(flags: str) -> dict:
+    """migrate3's parameters from `virsh migrate` options ("--migrateuri tcp://127.0.0.1 ...")."""
+    words = shlex.split(flags)
+    params = {}
+    while words:
+        option = words.pop(0)
+        if option not in FLAG_PARAMS:
+            raise ValueError(f"LAB_MIGRATE_FLAGS has {option!r}; only "
+                             f"{' and '.join(FLAG_PARAMS)} (each with a value) are understood")
+        if not words:
+            raise ValueError(f"LAB_MIGRATE_FLAGS ends with {option!r} and no value")
+        params[FLAG_PARAMS[option]] = words.pop(0)
+    return params
 
 
 def live_migrate(a, b, name: str = LIVE, flags: int = LIVE_FLAGS) -> dict:
