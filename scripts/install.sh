@@ -15,6 +15,7 @@ PACKAGES=(
   chromium chromium-driver                                           # tests/test_browser.py
   openssh-server netcat-openbsd                                      # grading over qemu+ssh (tests)
   mmdebstrap vde2 e2fsprogs openssh-client                           # VM hosts: image, link, ssh
+  fdisk dosfstools mtools syslinux syslinux-common systemd-boot-efi  # lab image build --out (classroom)
 )
 
 missing=()

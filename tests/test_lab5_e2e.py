@@ -3,8 +3,7 @@ lab5`, the reference solution, the notebook (twice), the wrong states the curric
 plain virsh (the recipes of lab5's fixtures), the disks `lab start` must refuse, and the light
 host where lab5 cannot run. Grading is the installed `grade lab5 --format json`.
 
-VM hosts are never started or stopped here: the tests use VM hosts that are up (the suite's own
-LAB_HOME, LAB_VM_HOME, or the default one) and skip, saying how to start them, when none is.
+The VM hosts are the session's (`vmhosts` in conftest.py: booted once, in their own LAB_HOME).
 Heavy steps happen once per state in module-scoped fixtures; tests only read what they captured.
 """
 from __future__ import annotations
@@ -36,28 +35,9 @@ EXERCISES = ["pool-disk", "pool-logical", "snap-lvm", "pool-zfs"]
 SLOW = 900
 
 
-def running_vm_hosts() -> dict[str, str] | None:
-    """`lab hosts env` of VM hosts that are up now (the suite's LAB_HOME, then the default one)."""
-    from grader import labhosts
-    from grader.labhosts import vm
-    from grader.labhosts.config import Settings
-
-    homes = [{"LAB_HOME": os.environ.get("LAB_VM_HOME", "/var/lib/kvm-storage-lab-vm"),
-              "LAB_PORT_BASE": os.environ.get("LAB_VM_PORT_BASE", "17600")}, {}]
-    for home in homes:
-        settings = Settings.from_env({**os.environ, **home} if home else None)
-        if any(h.name == "a" and h.state == "up" for h in vm.status(settings, ["a"])):
-            return labhosts.environment(settings)
-    return None
-
-
 @pytest.fixture(scope="module")
-def vmenv():
-    env = running_vm_hosts()
-    if env is None:
-        pytest.skip("no VM host is up: lab5 needs a host with its own kernel (device-mapper, ZFS, "
-                    "spare disks); start them with `lab hosts up --vm`")
-    return {**os.environ, **env, "LAB_LANG": "en"}
+def vmenv(vmhosts):
+    return {**os.environ, **vmhosts.env, "LAB_LANG": "en"}
 
 
 @pytest.fixture(scope="module")

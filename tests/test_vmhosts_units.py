@@ -52,7 +52,16 @@ def test_each_guest_gets_its_identity_disks_and_accelerator(tmp_path):
     drives = [argv[i + 1] for i, a in enumerate(argv) if a == "-drive"]
     assert len(drives) == 1 + vm.SPARE_DISKS
     devices = [argv[i + 1] for i, a in enumerate(argv) if a == "-device"]
-    assert "virtio-blk-pci,drive=spare1,serial=lab-spare-1" in devices
+    disks = [d for d in devices if d.startswith("virtio-blk-pci")]
+    # The guest names virtio disks in PCI order: root on the lowest slot is /dev/vda, and the
+    # spare disks follow as /dev/vdb, vdc, vdd, the LAB_DISKS lab5 erases.
+    slots = [int(dict(p.split("=") for p in d.split(",")[1:])["addr"], 16) for d in disks]
+    assert [d.split(",")[1] for d in disks] == ["drive=root"] + [
+        f"drive=spare{i}" for i in range(1, vm.SPARE_DISKS + 1)]
+    assert slots == sorted(slots) and len(set(slots)) == len(slots)
+    assert "serial=lab-spare-1" in disks[1]
+    other = [d for d in devices if not d.startswith("virtio-blk-pci")]
+    assert all(int(d.split("addr=")[1], 16) > max(slots) for d in other)
     assert argv[argv.index("-accel") + 1].startswith("tcg")
     _, kvm_argv = _argv(tmp_path / "k", accel="kvm")
     assert kvm_argv[kvm_argv.index("-accel") + 1] == "kvm"

@@ -1,4 +1,4 @@
-"""Entry points: `lab` (hosts, start, finish, grade, notebook, course, doctor) and `grade` (the
+"""Entry points: `lab` (hosts, image, start, finish, grade, notebook, course, doctor) and `grade` (the
 instructor's command).
 
 Each sub-command lives in its own module and is registered here; nothing here knows about
@@ -15,9 +15,10 @@ def lab():
 
 def _register():
     """Each command lives in its own module; this is the one place that lists them."""
-    from grader.cli import course, doctor, grade, hosts, labstate, notebook
+    from grader.cli import course, doctor, grade, hosts, image, labstate, notebook
 
     lab.add_command(hosts.hosts)
+    lab.add_command(image.image)
     lab.add_command(grade.grade)
     lab.add_command(labstate.start)
     lab.add_command(labstate.finish)

@@ -29,14 +29,16 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from grader.errors import EnvironmentProblem, UsageError
+from grader.errors import EnvironmentProblem
 from grader.labhosts import kvm, procs, vmimage
 from grader.labhosts.config import DEFAULT_HOME, Settings, slot
 from grader.labhosts.daemons import Host
 from grader.reading.limits import Limits
 
 MEMORY_MIB = 1536
-CPUS = 2
+#: vCPUs per guest. Under TCG each vCPU is a host thread: two guests of one vCPU each keep
+#: this 2-core machine busy without starving each other (with two each, both boot slower).
+CPUS = {"kvm": 2, "tcg": 1}
 SPARE_DISKS = 3
 SPARE_SIZE = "1G"
 DISK_NAMES = tuple(f"/dev/vd{chr(ord('b') + i)}" for i in range(SPARE_DISKS))
@@ -128,7 +130,8 @@ def _qemu_version() -> str:
 
 
 def accelerator(settings: Settings, image: vmimage.Image, say=print) -> str:
-    """"kvm" when a Linux kernel boots under KVM here, else "tcg"; tried once, then cached.
+    """"kvm" when a Linux kernel boots under KVM here, else "tcg"; tried once per machine (and
+    QEMU version and kernel), then cached beside the images.
 
     The probe boots the image's kernel without a root file system: under a working KVM it
     reaches its "VFS: Unable to mount root fs" panic in about a second and QEMU exits
@@ -136,7 +139,7 @@ def accelerator(settings: Settings, image: vmimage.Image, say=print) -> str:
     """
     if settings.accel == "tcg" or kvm.device_problem() is not None:
         return "tcg"
-    cache = vm_dir(settings) / "accel.json"
+    cache = images_home(settings) / "images" / "accel.json"   # a fact of this machine
     key = {"qemu": _qemu_version(), "kernel": image.info["kernel"]}
     try:
         found = json.loads(cache.read_text())
@@ -240,7 +243,7 @@ def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
     fwd = (f"hostfwd=tcp:127.0.0.1:{settings.port(name)}-:16509,"
            f"hostfwd=tcp:127.0.0.1:{ssh_port(settings, name)}-:22")
     argv = ["qemu-system-x86_64", "-name", f"labhost-{name},process=labhost-{name}",
-            *accel_args, "-m", str(MEMORY_MIB), "-smp", str(CPUS),
+            *accel_args, "-m", str(MEMORY_MIB), "-smp", str(CPUS[accel]),
             "-uuid", (hdir / "uuid").read_text().strip(),
             "-nodefaults", "-display", "none", "-serial", f"file:{hdir / 'console.log'}",
             "-kernel", str(image.kernel), "-initrd", str(image.initrd),
@@ -347,6 +350,7 @@ def up(settings: Settings, names: list[str], say=print) -> list[Host]:
     accel = accelerator(settings, image, say)
     to_start = [n for n in names if not is_up(settings, n)]
     running = [n for n in known(settings) if is_up(settings, n)]
+    vm_dir(settings).mkdir(parents=True, exist_ok=True)
     if not running:
         (vm_dir(settings) / "storage").write_text(names[0])
     storage = storage_host(settings) or names[0]

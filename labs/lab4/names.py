@@ -11,8 +11,10 @@ COLD_VOLUME, LIVE_VOLUME = "lab4-cold.qcow2", "lab4-live.qcow2"
 COLD_CAPACITY = LIVE_CAPACITY = 128 * MiB
 #: The optional third path of the notebook: live migration copying a local disk.
 COPY, COPY_VOLUME = "lab4-copy", "lab4-copy.qcow2"
+#: The notebook's optional live migration over iSCSI: a domain on a LUN, the pool it may define.
+LUN_DOMAIN, ISCSI_POOL = "lab4-lun", "lab4-iscsi"
 #: Every domain the lab or its notebook creates.
-DOMAINS = (COLD, LIVE, COPY)
+DOMAINS = (COLD, LIVE, COPY, LUN_DOMAIN)
 #: What lab4 owns on a shared export: nothing else there is ever deleted.
 VOLUME_PREFIX = "lab4-"
 #: Pool types whose storage other hosts can see: a disk there was not copied to B.

@@ -12,9 +12,9 @@ from grader import provision
 from grader.core.xmlmodel import parse
 from grader.errors import UsageError, one_line
 from labs.lab4 import share as shares
-from labs.lab4.names import (COLD, COLD_CAPACITY, COLD_VOLUME, DOMAINS, LIVE, LIVE_CAPACITY,
-                             LIVE_NS, LIVE_VOLUME, LOCAL_PATH, LOCAL_POOL, SHARED_PATH,
-                             SHARED_POOL, SHARED_POOL_TYPES, VOLUME_PREFIX)
+from labs.lab4.names import (COLD, COLD_CAPACITY, COLD_VOLUME, DOMAINS, ISCSI_POOL, LIVE,
+                             LIVE_CAPACITY, LIVE_NS, LIVE_VOLUME, LOCAL_PATH, LOCAL_POOL,
+                             SHARED_PATH, SHARED_POOL, SHARED_POOL_TYPES, VOLUME_PREFIX)
 
 
 def start(ctx) -> None:
@@ -74,6 +74,7 @@ def finish(ctx) -> None:
     for conn in ctx.conns.values():
         provision.remove_pool(conn, LOCAL_POOL)
         provision.remove_pool(conn, SHARED_POOL, volumes=_lab_volumes(conn, SHARED_POOL))
+        provision.remove_pool(conn, ISCSI_POOL, volumes=[])   # the LUNs are the course's
 
 
 def _lab_volumes(conn, pool_name: str) -> list[str]:

@@ -1,0 +1,244 @@
+"""Real VM hosts a and b (their own kernel): what they are, the kernel services the seed names
+(NFS, kernel iSCSI, LVM, ZFS) observed through libvirt, live migration over NFS and over kernel
+iSCSI, a guest that does not boot, and `down` leaving nothing behind.
+
+The hosts come from the session fixture `vmhosts` (booted once, in their own LAB_HOME). LVM and
+ZFS pools are exercised end to end by lab5 (tests/test_lab5_e2e.py); here they are listed among
+the pool types the guests' libvirt runs. Everything a test creates is named `t-...-<token>`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import libvirt
+import pytest
+from lxml import etree
+
+from conftest import free_port_base
+from grader.labhosts import vm, vmimage
+from grader.labhosts.config import Settings
+from migratehelp import domain_xml, file_disk, migrate, remove_domain, shared_pool, start_domain
+
+pytestmark = [pytest.mark.labhost, pytest.mark.slow]
+
+BIN = Path(sys.executable).parent
+#: LUN 0 is the labs'; the suite only ever uses LUN 1 (grader/labhosts/guest/labhost-storage).
+TEST_LUN = 1
+
+
+def lab_hosts(vmhosts, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "lab"), "hosts", *args], env={**os.environ, **vmhosts.lab_env},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def nfs_pool_xml(env, name: str) -> str:
+    return f"""<pool type='netfs'><name>{name}</name>
+  <source><host name='{env["LAB_SHARE_HOST"]}'/><dir path='{env["LAB_SHARE_PATH"]}'/>
+    <format type='nfs'/></source>
+  <target><path>/var/lib/libvirt/{name}</path></target></pool>"""
+
+
+def kernel_iscsi_pool_xml(env, name: str) -> str:
+    return f"""<pool type='iscsi'><name>{name}</name>
+  <source><host name='{env["LAB_ISCSI_HOST"]}'/><device path='{env["LAB_ISCSI_TARGET"]}'/></source>
+  <target><path>/dev/disk/by-path</path></target></pool>"""
+
+
+def host_uuid(conn) -> str:
+    return etree.fromstring(conn.getCapabilities().encode()).findtext("host/uuid")
+
+
+# ---------------------------------------------------------------- what they are
+
+def test_lab_hosts_list_shows_vm_hosts_with_their_kernel_and_accelerator(vmhosts):
+    listed = lab_hosts(vmhosts, "list")
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:3]}
+    for name in ("a", "b"):
+        _, kind, uri, state, accel, kernel = rows[name]
+        assert (kind, uri, state) == ("vm", vmhosts.uri(name), "up")
+        assert accel in ("kvm", "tcg") and re.fullmatch(r"\d+\.\d+\.\d+-\d+-amd64", kernel)
+    guest_kernel = vmhosts.run("a", "uname -r").stdout.strip()
+    assert guest_kernel == rows["a"][5] and guest_kernel != os.uname().release
+
+
+def test_every_uri_is_on_loopback_and_the_spare_disks_are_there(vmhosts):
+    env = vmhosts.env
+    uris = {k: v for k, v in env.items() if k.startswith("LAB_URI_") or k == "LIBVIRT_DEFAULT_URI"}
+    assert uris and all(re.fullmatch(r"qemu\+tcp://127\.0\.0\.1:\d+/system", u) for u in uris.values())
+    assert env["LAB_SHARE_FORMAT"] == "nfs" and env["LAB_MIGRATE_FLAGS"] == ""
+    assert env["LAB_DISKS"] == "/dev/vdb /dev/vdc /dev/vdd"
+    for name in ("a", "b"):
+        lsblk = vmhosts.run(name, "lsblk -dn -o NAME,SIZE,SERIAL /dev/vda " + env["LAB_DISKS"]).stdout
+        rows = [line.split() for line in lsblk.splitlines()]
+        assert [r[0] for r in rows] == ["vda", "vdb", "vdc", "vdd"]
+        assert [r[1:] for r in rows[1:]] == [["1G", f"lab-spare-{i}"] for i in (1, 2, 3)]
+        assert vmhosts.run(name, "findmnt -n -o SOURCE /").stdout.strip() == "/dev/vda"
+
+
+def test_hosts_have_distinct_uuids_that_survive_as_the_vm_uuid(vmhosts, connect):
+    a, b = connect(vmhosts.uri("a")), connect(vmhosts.uri("b"))
+    assert host_uuid(a) != host_uuid(b)
+    settings = Settings.from_env(vmhosts.lab_env)
+    for name, conn in (("a", a), ("b", b)):
+        assert host_uuid(conn) == (vm.host_dir(settings, name) / "uuid").read_text().strip()
+
+
+def test_up_twice_is_harmless(vmhosts):
+    settings = Settings.from_env(vmhosts.lab_env)
+    pids = {n: vm.qemu_pid(settings, n) for n in ("a", "b")}
+    started = time.monotonic()
+    again = lab_hosts(vmhosts, "up", "--vm")
+    assert again.returncode == 0, again.stderr
+    assert time.monotonic() - started < 60
+    assert {n: vm.qemu_pid(settings, n) for n in ("a", "b")} == pids
+
+
+def test_the_guests_libvirt_runs_every_pool_type_the_seed_names(vmhosts, connect):
+    caps = etree.fromstring(connect(vmhosts.uri("a")).getStoragePoolCapabilities(0).encode())
+    supported = set(caps.xpath("pool[@supported='yes']/@type"))
+    assert {"dir", "netfs", "disk", "logical", "zfs", "iscsi"} <= supported
+
+
+# ---------------------------------------------------------------- NFS and kernel iSCSI
+
+def test_an_nfs_pool_on_both_hosts_shares_its_files(vmhosts, connect, cleanup, token):
+    a, b = connect(vmhosts.uri("a")), connect(vmhosts.uri("b"))
+    pool_a = shared_pool(a, nfs_pool_xml(vmhosts.env, "t-nfs"), cleanup)
+    pool_b = shared_pool(b, nfs_pool_xml(vmhosts.env, "t-nfs"), cleanup)
+    assert etree.fromstring(pool_a.XMLDesc().encode()).find("source/format").get("type") == "nfs"
+    mounts = vmhosts.run("b", "findmnt -n -t nfs,nfs4 -o SOURCE,TARGET").stdout
+    assert f"{vmhosts.env['LAB_SHARE_HOST']}:{vmhosts.env['LAB_SHARE_PATH']}" in mounts
+    name = f"t-nfs-{token}.qcow2"
+    vol = pool_a.createXML(f"<volume><name>{name}</name><capacity unit='MiB'>16</capacity>"
+                           "<target><format type='qcow2'/></target></volume>")
+    cleanup(lambda: vol.delete())
+    pool_b.refresh()   # each host keeps its own list of a shared pool's volumes
+    seen = pool_b.storageVolLookupByName(name)
+    assert etree.fromstring(seen.XMLDesc().encode()).find("target/format").get("type") == "qcow2"
+
+
+def test_a_kernel_iscsi_pool_logs_in_and_lists_the_luns(vmhosts, connect, cleanup):
+    b = connect(vmhosts.uri("b"))
+    pool = shared_pool(b, kernel_iscsi_pool_xml(vmhosts.env, "t-iscsi"), cleanup)
+    volumes = {v.name(): v for v in pool.listAllVolumes()}
+    assert len(volumes) >= 2, volumes
+    sessions = vmhosts.run("b", "iscsiadm -m session").stdout
+    assert vmhosts.env["LAB_ISCSI_TARGET"] in sessions
+    paths = sorted(v.path() for v in volumes.values())
+    assert all(p.startswith("/dev/disk/by-path/ip-") for p in paths)
+    assert any(p.endswith(f"-lun-{TEST_LUN}") for p in paths)
+
+
+def _lun(pool, number: int):
+    return next(v for v in pool.listAllVolumes() if v.path().endswith(f"-lun-{number}"))
+
+
+def test_live_migration_over_nfs(vmhosts, connect, cleanup, token):
+    a, b = connect(vmhosts.uri("a")), connect(vmhosts.uri("b"))
+    name = f"t-mig-nfs-{token}"
+    pool_a = shared_pool(a, nfs_pool_xml(vmhosts.env, "t-nfs"), cleanup)
+    pool_b = shared_pool(b, nfs_pool_xml(vmhosts.env, "t-nfs"), cleanup)
+    vol = pool_a.createXML(f"<volume><name>{name}.qcow2</name><capacity unit='MiB'>64"
+                           "</capacity><target><format type='qcow2'/></target></volume>")
+    cleanup(lambda: vol.delete())
+    pool_b.refresh()
+    path_b = pool_b.storageVolLookupByName(f"{name}.qcow2").path()
+    dom = start_domain(a, domain_xml(a, name, file_disk(vol.path())), cleanup)
+    cleanup(lambda: remove_domain(b, name))
+
+    seconds = migrate(dom, b, {}, [(f"'{vol.path()}'", f"'{path_b}'")])   # LAB_MIGRATE_FLAGS: none
+
+    moved = b.lookupByName(name)
+    assert moved.isActive() and moved.isPersistent()
+    assert name not in [d.name() for d in a.listAllDomains()]
+    print(f"NFS live migration between VM hosts: {seconds:.2f} s")
+
+
+def test_live_migration_over_kernel_iscsi(vmhosts, connect, cleanup, token):
+    a, b = connect(vmhosts.uri("a")), connect(vmhosts.uri("b"))
+    name = f"t-mig-iscsi-{token}"
+    pool_a = shared_pool(a, kernel_iscsi_pool_xml(vmhosts.env, "t-iscsi"), cleanup)
+    pool_b = shared_pool(b, kernel_iscsi_pool_xml(vmhosts.env, "t-iscsi"), cleanup)
+    lun_a, lun_b = _lun(pool_a, TEST_LUN), _lun(pool_b, TEST_LUN)
+    assert lun_a.path() == lun_b.path()    # the same LUN under the same by-path name on both
+    disk = ("<disk type='block' device='disk'><driver name='qemu' type='raw' cache='none'/>"
+            f"<source dev='{lun_a.path()}'/><target dev='vda' bus='virtio'/></disk>")
+    dom = start_domain(a, domain_xml(a, name, disk), cleanup)
+    cleanup(lambda: remove_domain(b, name))
+
+    seconds = migrate(dom, b, {})
+
+    assert b.lookupByName(name).isActive()
+    assert name not in [d.name() for d in a.listAllDomains()]
+    print(f"kernel iSCSI live migration between VM hosts: {seconds:.2f} s")
+
+
+def test_migration_without_shared_storage_is_refused(vmhosts, connect, cleanup, token):
+    a, b = connect(vmhosts.uri("a")), connect(vmhosts.uri("b"))
+    name = f"t-unsafe-{token}"
+    pool = a.storagePoolDefineXML(f"<pool type='dir'><name>{name}</name>"
+                                  f"<target><path>/var/lib/libvirt/{name}</path></target></pool>")
+    pool.create(libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD)
+    cleanup(lambda: (pool.destroy(), pool.delete(), pool.undefine()))
+    vol = pool.createXML(f"<volume><name>{name}.qcow2</name><capacity unit='MiB'>64</capacity>"
+                         "<target><format type='qcow2'/></target></volume>")
+    cleanup(lambda: vol.delete())
+    dom = start_domain(a, domain_xml(a, name, file_disk(vol.path())), cleanup)
+    with pytest.raises(libvirt.libvirtError, match="Unsafe migration"):
+        migrate(dom, b, {})
+    assert dom.isActive()
+
+
+# ---------------------------------------------------------------- failures and clean-up
+
+@pytest.fixture
+def broken_image(vmhosts, tmp_path):
+    """LAB_IMAGES holding an image of the current recipe whose initrd is garbage: its kernel
+    boots and panics, as with a corrupted download or a wrong build."""
+    real = vmimage.cached(vm.images_home(Settings.from_env(vmhosts.lab_env)))
+    fake = vmimage.cached(tmp_path)
+    fake.dir.mkdir(parents=True)
+    shutil.copyfile(real.kernel, fake.kernel)
+    fake.initrd.write_bytes(b"not an initramfs\n" * 64)
+    subprocess.run(["truncate", "-s", "64M", str(fake.root)], check=True)
+    (fake.dir / "image.json").write_text(json.dumps({**real.info, "recipe": vmimage.recipe_hash()}))
+    return tmp_path
+
+
+def test_a_guest_that_does_not_boot_is_one_line_with_its_console_and_leaves_nothing(
+        broken_image, tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "LAB_HOME": str(home), "LAB_IMAGES": str(broken_image),
+           "LAB_PORT_BASE": free_port_base(["x"]), "LAB_ACCEL": "tcg"}
+    done = subprocess.run([str(BIN / "lab"), "hosts", "up", "--vm", "x"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) - sum(l.startswith("booting") for l in lines) == 1, done.stderr
+    assert "VM host x did not boot" in lines[-1] and "Kernel panic" in lines[-1]
+    settings = Settings.from_env(env)
+    assert not vm.is_up(settings, "x")
+    leftovers = subprocess.run(["pgrep", "-f", str(home)], capture_output=True, text=True).stdout
+    assert leftovers == ""
+
+
+def test_zz_down_stops_every_qemu_switch_and_ssh_of_ours(vmhosts):
+    """Last of the VM-host tests (tests named zz run last): the session's hosts go down here."""
+    settings = Settings.from_env(vmhosts.lab_env)
+    home = str(settings.home)
+    assert subprocess.run(["pgrep", "-f", home], capture_output=True).returncode == 0
+    done = lab_hosts(vmhosts, "down")
+    assert done.returncode == 0, done.stderr
+    assert subprocess.run(["pgrep", "-f", home], capture_output=True, text=True).stdout == ""
+    assert not any(vm.is_up(settings, n) for n in ("a", "b"))
+    assert not (settings.home / "vm" / "switch").exists()
+    listed = lab_hosts(vmhosts, "list")
+    assert all(line.split()[3] == "down" for line in listed.stdout.splitlines()[1:3])
