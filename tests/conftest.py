@@ -15,6 +15,7 @@ import pytest
 
 from grader import labhosts as _labhosts
 from grader.errors import LabError
+from grader.testing.loopback import free_port_base
 
 
 @dataclass(frozen=True)
@@ -99,24 +100,6 @@ def _finish_every_lab(env: dict) -> None:
         finally:
             for conn in conns.values():
                 connection.close(conn)
-
-
-def free_port_base(names=()) -> str:
-    """A LAB_PORT_BASE whose ports (the iSCSI portal and these hosts') are all free now.
-
-    Scratch LAB_HOMEs in tests need their own ports: other developers' LAB_HOMEs on this
-    machine may be using any fixed choice.
-    """
-    from grader.labhosts.config import Settings
-    from grader.labhosts.procs import port_in_use
-
-    for _ in range(50):
-        base = str(20000 + 1000 * secrets.randbelow(30))
-        settings = Settings.from_env({"LAB_PORT_BASE": base})
-        ports = [settings.iscsi_port] + [settings.port(n) for n in names]
-        if not any(port_in_use(p) for p in ports):
-            return base
-    raise RuntimeError("no free block of ports for a scratch LAB_HOME")
 
 
 @pytest.fixture(scope="session")

@@ -21,9 +21,9 @@ import libvirt
 import pytest
 from lxml import etree
 
-from conftest import free_port_base
 from grader.labhosts import vm, vmimage
 from grader.labhosts.config import Settings
+from grader.testing.loopback import free_port_base
 from migratehelp import domain_xml, file_disk, migrate, remove_domain, shared_pool, start_domain
 
 pytestmark = [pytest.mark.labhost, pytest.mark.slow]

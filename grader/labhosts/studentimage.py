@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 from pathlib import Path
 
@@ -34,6 +35,11 @@ ESP_MIB = 512
 ESP_START_MIB = 1
 HOSTNAME = "kvm-storage-lab"
 PROJECT_DIR = "/opt/kvm-storage-lab"
+IMAGE_PYTHON = "3.11.2"      # Debian 12's python3
+#: The wheel platforms Debian 12 (glibc 2.36, x86-64) runs: pip matches them one by one.
+IMAGE_PLATFORMS = ([f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)]
+                   + ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64",
+                      "linux_x86_64"])
 FILES_DIR = Path(__file__).with_name("student")
 #: Debian files on the machine that builds: the bootloaders and the tools that write them.
 BUILD_TOOLS = {"sfdisk": "fdisk", "mkfs.vfat": "dosfstools", "mcopy": "mtools", "mmd": "mtools",
@@ -96,13 +102,7 @@ def build(out: Path, size: int, images_home: Path, say=print) -> Path:
     work.mkdir()
     log = work / "build.log"
     try:
-        tarball = vmimage.base_tarball(images_home)
-        if tarball.is_file():
-            step(1, f"the Debian base: cached ({tarball.parent.name})")
-        else:
-            step(1, "the Debian base (kernel, libvirt, LVM, ZFS, NFS, iSCSI): several minutes, log in "
-                    + str(log))
-            vmimage.build_base(tarball, log)
+        tarball = vmimage.ensure_base(images_home, log, lambda text: step(1, text))
         rootfs = work / "rootfs"
         rootfs.mkdir()
         _run(["tar", "-C", str(rootfs), "--numeric-owner", "--xattrs", "--xattrs-include=*",
@@ -153,8 +153,9 @@ def _run(cmd: list[str], what: str, log: Path, **kwargs) -> None:
 def in_root(rootfs: Path, command: str, what: str, log: Path) -> None:
     """Run `command` chrooted in `rootfs`, with /proc, /sys and /dev bound in a private mount
     namespace: the mounts vanish with it, even if the command fails."""
-    script = ('set -e; mount -t proc proc "$R/proc"; mount --rbind /sys "$R/sys"; '
-              'mount --rbind /dev "$R/dev"; exec chroot "$R" /bin/sh -c "$CMD"')
+    script = ('set -e; mkdir -p "$R/proc" "$R/sys" "$R/dev"; mount -t proc proc "$R/proc"; '
+              'mount --rbind /sys "$R/sys"; mount --rbind /dev "$R/dev"; '
+              'exec chroot "$R" /bin/sh -c "$CMD"')
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "R": str(rootfs), "CMD": command,
            "LANG": "C.UTF-8"}
     _run(["unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c", script],
@@ -168,7 +169,7 @@ def _tracked_files() -> list[str]:
 
 def install_project(rootfs: Path, work: Path, log: Path) -> None:
     """The repository's tracked files in PROJECT_DIR, and a venv there with the project installed
-    from wheels built here (the image's Python is Debian 12's 3.11, as this machine's)."""
+    from wheels fetched and built here: nothing inside the new root reaches the network."""
     target = rootfs / PROJECT_DIR.lstrip("/")
     for name in _tracked_files():
         dest = target / name
@@ -176,8 +177,17 @@ def install_project(rootfs: Path, work: Path, log: Path) -> None:
         shutil.copy2(ROOT / name, dest)
     wheels = rootfs / "tmp" / "wheels"
     wheels.mkdir(parents=True)
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels), str(ROOT)],
-         "building the project's wheels", log)
+    pip = [sys.executable, "-m", "pip"]
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    compiled = [d for d in deps if d.startswith("libvirt-python")]
+    # Wheels for the image's Python (Debian 12's 3.11.2, glibc 2.36), whatever this one is;
+    # libvirt-python has no wheels: built here, against the same libvirt (Debian 12's).
+    _run([*pip, "download", "--quiet", "--dest", str(wheels), "--only-binary=:all:",
+          "--python-version", IMAGE_PYTHON, "--implementation", "cp", "--abi", "cp311",
+          *[f"--platform={tag}" for tag in IMAGE_PLATFORMS],
+          *[d for d in deps if d not in compiled]], "downloading the project's dependencies", log)
+    _run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), *compiled, str(ROOT)],
+         "building libvirt-python's and the project's wheels", log)
     in_root(rootfs, f"python3 -m venv {PROJECT_DIR}/.venv && "
                     f"{PROJECT_DIR}/.venv/bin/pip install --quiet --no-index --find-links /tmp/wheels "
                     "kvm-storage-lab", "installing the project into the image's venv", log)
@@ -198,6 +208,7 @@ def configure(rootfs: Path, root_part: str, esp_part: str, log: Path) -> None:
     (rootfs / "etc" / "hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {HOSTNAME}\n"
                                           "::1 localhost ip6-localhost ip6-loopback\n")
     (rootfs / "etc" / "machine-id").write_text("")
+    (rootfs / "etc" / "default" / "locale").write_text("LANG=C.UTF-8\n")
     # Any hypervisor's disk (virtio, SCSI, SATA, NVMe), not only the lab hosts' virtio.
     conf = rootfs / "etc" / "initramfs-tools" / "initramfs.conf"
     conf.write_text(conf.read_text().replace("MODULES=list", "MODULES=most"))

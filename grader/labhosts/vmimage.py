@@ -14,11 +14,14 @@ Each VM host runs on its own qcow2 overlay of the image.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +39,11 @@ PACKAGES = (
     "lvm2", "thin-provisioning-tools", "parted",
     "nfs-kernel-server", "nfs-common", "open-iscsi", "targetcli-fb",
     "dkms", "zfs-dkms", "zfsutils-linux",
-    # The classroom image built from the same base (studentimage): first-boot credentials and
-    # network from the hypervisor (cloud-init, with Debian's ifupdown and DHCP), and this project's venv.
-    "cloud-init", "ifupdown", "isc-dhcp-client", "sudo", "python3-venv",
+    "libvirt-daemon-driver-storage-iscsi-direct", "qemu-block-extra",   # iscsi-direct pools too
+    # The classroom image built from the same base (studentimage): first-boot credentials,
+    # network and a root that grows with its disk (cloud-init, ifupdown and DHCP, growpart),
+    # and this project's venv.
+    "cloud-init", "cloud-guest-utils", "ifupdown", "isc-dhcp-client", "sudo", "python3-venv",
 )
 
 GUEST_DIR = Path(__file__).with_name("guest")
@@ -141,13 +146,54 @@ def base_tarball(home: Path) -> Path:
     return home / "images" / f"base-{base_hash()}" / "rootfs.tar"
 
 
+@contextmanager
+def _locked(path: Path):
+    """One build at a time per machine: a second `up --vm` (or test run) waits, then reuses."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def ensure(home: Path, say=print) -> Image:
     """The image for the current recipe, built first if it is not cached yet."""
     image = cached(home)
-    if image.ready():
-        return image
-    build(image, base_tarball(home), say)
+    with _locked(home / "images" / ".image.lock"):
+        if not image.ready():
+            build(image, home, say)
+            prune(home, keep=image)
     return image
+
+
+def prune(home: Path, keep: Image) -> None:
+    """Remove the images of older recipes that no running VM host boots from (a QEMU process
+    holds its image's root.img open, as the backing file of its overlay)."""
+    in_use = set()
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            in_use |= {Path(os.readlink(fd)).parent for fd in fd_dir.iterdir()}
+        except OSError:
+            continue          # a process that ended, or not ours to read
+    for old in (home / "images").iterdir():
+        if (old.is_dir() and old != keep.dir and not old.name.startswith("base-")
+                and (old / "image.json").is_file() and old not in in_use):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+BASE_WHAT = f"Debian {SUITE} with its kernel, libvirt, LVM, NFS, iSCSI and ZFS"
+
+
+def ensure_base(home: Path, log: Path, step) -> Path:
+    """The Debian base's tarball, built first unless cached; `step(text)` says which."""
+    tarball = base_tarball(home)
+    with _locked(home / "images" / ".base.lock"):
+        if tarball.is_file():
+            step(f"{BASE_WHAT}: cached ({tarball.parent.name})")
+        else:
+            step(f"{BASE_WHAT} (zfs-dkms is compiled for the image's kernel): several minutes, "
+                 f"log in {log}")
+            build_base(tarball, log)
+    return tarball
 
 
 def _run(cmd: list[str], what: str, log: Path) -> None:
@@ -161,7 +207,7 @@ def _run(cmd: list[str], what: str, log: Path) -> None:
                                  f"({tail[0][:200]}): see {log}")
 
 
-def build(image: Image, tarball: Path, say=print) -> None:
+def build(image: Image, home: Path, say=print) -> None:
     """Build `image` (and its base first, unless cached); show each step and how long it took."""
     for program in ("mmdebstrap", "mkfs.ext4"):
         if shutil.which(program) is None:
@@ -178,13 +224,7 @@ def build(image: Image, tarball: Path, say=print) -> None:
     def step(n, text):
         say(f"[{n}/{steps}] {text} (after {time.monotonic() - started:.0f} s)")
 
-    if tarball.is_file():
-        step(1, f"Debian {SUITE} with its kernel, libvirt, LVM, NFS, iSCSI and ZFS: cached "
-                f"({tarball.parent.name})")
-    else:
-        step(1, f"Debian {SUITE} with its kernel, libvirt, LVM, NFS, iSCSI and ZFS (zfs-dkms is "
-                "compiled for the image's kernel): several minutes, log in " + str(log))
-        build_base(tarball, log)
+    tarball = ensure_base(home, log, lambda text: step(1, text))
     rootfs.mkdir()
     _run(["tar", "-C", str(rootfs), "--numeric-owner", "--xattrs", "--xattrs-include=*",
           "-xpf", str(tarball)], "unpacking the base", log)

@@ -24,6 +24,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_base(names=()) -> str:
+    """A LAB_PORT_BASE whose ports (the iSCSI portal, these hosts' and the next one of each,
+    a VM host's ssh) are all free now.
+
+    Scratch LAB_HOMEs in tests and benchmarks need their own ports: other developers' LAB_HOMEs
+    on this machine may be using any fixed choice.
+    """
+    import secrets
+
+    from grader.labhosts.config import Settings
+    from grader.labhosts.procs import port_in_use
+
+    for _ in range(50):
+        base = str(20000 + 1000 * secrets.randbelow(30))
+        settings = Settings.from_env({"LAB_PORT_BASE": base})
+        ports = [settings.iscsi_port] + [settings.port(n) + i for n in names for i in (0, 1)]
+        if not any(port_in_use(p) for p in ports):
+            return base
+    raise RuntimeError("no free block of ports for a scratch LAB_HOME")
+
+
 # --- one private libvirtd with the test driver ---------------------------------------------------
 
 NS_SCRIPT = """set -e
