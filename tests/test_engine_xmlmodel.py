@@ -137,3 +137,15 @@ def test_netfs_pool_source_and_overlay_volume():
 ])
 def test_sizes_are_scaled_to_bytes(value, unit, expected):
     assert _scaled(value, unit) == expected
+
+
+def test_a_snapshot_of_a_domain_with_254_deep_metadata_still_parses(solved):
+    """libvirt accepts a <metadata> element nested 254 deep; a snapshot's XML wraps the domain
+    in two more levels, past libxml2's default limit of 256 (lxml then raised XMLSyntaxError and
+    a class run stopped). The views parse it and read the same fields as without it."""
+    [(name, snap)] = list(solved["domains"]["lab3-vm"]["snapshots"].items())[:1]
+    deep = "<metadata><d:x xmlns:d='https://example.org/deep'>" + "<a>" * 254 + "</a>" * 254 + "</d:x></metadata>"
+    xml = snap["xml"].replace("</domain>", deep + "</domain>", 1)
+    assert xml.count("<a>") == 254
+    plain, nested = SnapshotXml(snap["xml"]), SnapshotXml(xml)
+    assert (nested.name, nested.state, nested.parent) == (plain.name, plain.state, plain.parent) == (name, plain.state, plain.parent)

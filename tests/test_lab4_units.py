@@ -125,6 +125,16 @@ def test_live_domain_stopped_on_b_scores_nothing():
     assert "en caliente" in got.feedback
 
 
+def test_live_domain_on_a_copy_of_its_disk_scores_nothing_and_names_the_disk():
+    """Running on B, but from a disk outside lab4-shared: a copy, not the storage A used."""
+    data = _solved()
+    dom = _live_b(data)
+    dom["xml"] = dom["xml"].replace("/var/lib/libvirt/lab4-shared/", "/var/lib/libvirt/images/")
+    got = _grade(data)["live-migrate"]
+    assert (got.score, got.messages) == (0, ["live-disk-not-shared"])
+    assert "/var/lib/libvirt/images/lab4-live.qcow2" in got.feedback
+
+
 def test_shared_pool_defined_but_not_started_scores_nothing():
     data = _solved()
     data["hosts"]["B"]["pools"]["lab4-shared"]["active"] = False

@@ -76,9 +76,9 @@ def iso(at: float) -> str:
 
 # --- the command ----------------------------------------------------------------------------------
 
-def watch_process(*args, env=None):
+def watch_process(*args, env=None, cwd=None):
     return subprocess.Popen([GRADE, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={"PATH": "/usr/bin:/bin", "LAB_LABS_DIR": str(LABS_DIR), "LANG": "C",
+                            text=True, cwd=cwd, env={"PATH": "/usr/bin:/bin", "LAB_LABS_DIR": str(LABS_DIR), "LANG": "C",
                                             **(env or {})})
 
 
@@ -105,6 +105,20 @@ def test_a_watched_class_is_archived_on_sigterm_with_its_timeline(tmp_path):
     assert timeline["students"]["ben"]["vm-snap"]["first_passed"] is None
     assert (run / "evidence" / "ana.json").is_file() and (run / "feedback" / "zed.md").is_file()
     assert 'id="session"' in (run / "report.html").read_text()     # the timeline in the class report
+
+
+def test_one_student_watches_their_own_progress_until_sigterm(tmp_path):
+    """Self-study: no roster, one host, one line per change (a failing exercise is no news);
+    nothing is archived."""
+    proc = watch_process("toy", "--host", host("right"), "--watch", "--interval", "1", cwd=tmp_path)
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    lines = [line.split(" ", 1) for line in out.splitlines()]
+    assert [text for _, text in lines] == ["local pool-on: new → passed", "local vm-snap: new → passed"]
+    assert all(datetime.fromisoformat(at).tzinfo is not None for at, _ in lines)
+    assert "run archived" not in err and not list(tmp_path.iterdir())
 
 
 def test_a_watch_on_a_terminal_shows_the_board(tmp_path, monkeypatch):

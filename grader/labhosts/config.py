@@ -66,6 +66,9 @@ class Settings:
     port_base: int = DEFAULT_PORT_BASE
     port_overrides: tuple[tuple[str, int], ...] = ()
     accel: str = "auto"
+    #: Where VM hosts' images are cached (under its images/): one cache per machine, whatever
+    #: LAB_HOME, so tests' scratch LAB_HOMEs boot the same image and never build their own.
+    images: Path = DEFAULT_HOME
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -83,7 +86,10 @@ class Settings:
         base = _port("LAB_PORT_BASE", env.get("LAB_PORT_BASE", str(DEFAULT_PORT_BASE)))
         if base + 100 * SLOT > 65535:
             raise UsageError(f"LAB_PORT_BASE={base} is too high: use at most {65535 - 100 * SLOT}")
-        return cls(home, base, tuple(sorted(overrides)), accel)
+        images = Path(env.get("LAB_IMAGES") or DEFAULT_HOME)
+        if not images.is_absolute():
+            raise UsageError(f"LAB_IMAGES must be an absolute path, not {str(images)!r}")
+        return cls(home, base, tuple(sorted(overrides)), accel, images)
 
     # ---- hosts
     @property

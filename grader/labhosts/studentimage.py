@@ -86,11 +86,11 @@ def check_tools() -> None:
 
 def build(out: Path, size: int, images_home: Path, say=print) -> Path:
     """Write the student VM host image to `out` (qcow2, compressed); return `out`."""
-    check_tools()
     if out.exists() and not out.is_file():
         raise UsageError(f"--out {out} is not a file: name the qcow2 file to write")
     if not out.parent.is_dir():
         raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
+    check_tools()
     started = time.monotonic()
     steps = 6
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 from grader.errors import EnvironmentProblem
 from grader.labhosts import kvm, procs, vmimage
-from grader.labhosts.config import DEFAULT_HOME, Settings, slot
+from grader.labhosts.config import Settings, slot
 from grader.labhosts.daemons import Host
 from grader.reading.limits import Limits
 
@@ -66,11 +65,8 @@ def host_dir(settings: Settings, name: str) -> Path:
 
 
 def images_home(settings: Settings) -> Path:
-    """Where images are cached (under its images/): LAB_IMAGES, else the default LAB_HOME.
-
-    One cache per machine, whatever LAB_HOME: every LAB_HOME boots the same image, and tests'
-    scratch LAB_HOMEs must not build their own."""
-    return Path(os.environ.get("LAB_IMAGES") or DEFAULT_HOME)
+    """Where images are cached (under its images/): LAB_IMAGES, else the default LAB_HOME."""
+    return settings.images
 
 
 def ssh_port(settings: Settings, name: str) -> int:
