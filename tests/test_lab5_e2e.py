@@ -166,6 +166,11 @@ def test_the_solution_scores_full_marks_and_grading_changes_nothing(solved):
 
 
 def test_lab_start_resets_a_solved_host(uri, vmenv, solved):
+    """Including what the notebook leaves: ZFS snapshots of vol1, written LVs (udev busy)."""
+    ssh = shlex.split(vmenv["LAB_SSH_A"])
+    made = run(ssh + ["zfs snapshot lab5-zfs/vol1@kept && dd if=/dev/urandom of=/dev/zvol/lab5-zfs/vol1 "
+                      "bs=1M count=4 oflag=direct status=none && zfs list -H -t snapshot -o name"], vmenv)
+    assert "lab5-zfs/vol1@kept" in made.stdout, made.stderr
     done, seconds = lab_start(uri, vmenv)
     assert done.returncode == 0, done.stderr
     assert total(grade(uri, vmenv)) == 0

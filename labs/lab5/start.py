@@ -25,6 +25,7 @@ whose kernel cannot make a logical volume, `lab start lab5` stops with one line.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
@@ -208,7 +209,8 @@ def remove_pool(conn, pool, spare: set[str]) -> set[str]:
         except libvirt.libvirtError:
             pass                       # nothing left to start (a blank disk, a removed group)
     if pool.isActive():
-        _delete_volumes(pool)
+        if view.type != "zfs":         # zpool destroy takes the zvols and their snapshots along
+            _delete_volumes(pool)
         pool.destroy()
     if view.type in ("logical", "zfs"):
         try:
@@ -298,7 +300,20 @@ def _delete_volumes(pool) -> None:
     volumes = pool.listAllVolumes(0)
     volumes.sort(key=lambda v: "<backingStore>" not in v.XMLDesc(0))
     for vol in volumes:
-        vol.delete(0)
+        _delete_volume(vol)
+
+
+def _delete_volume(vol, tries: int = 10) -> None:
+    """A zvol or LV written a moment ago may be "busy" while udev still reads the new data
+    (blkid): try again for a few seconds before giving up."""
+    for attempt in range(tries):
+        try:
+            vol.delete(0)
+            return
+        except libvirt.libvirtError as err:
+            if "busy" not in str(err) or attempt == tries - 1:
+                raise
+            time.sleep(1)
 
 
 def _delete_helper(pool) -> None:
