@@ -118,3 +118,13 @@ def test_the_image_is_named_by_its_recipe(monkeypatch):
     assert vmimage.recipe_hash() != first
     assert {"zfs-dkms", "linux-image-amd64", "lvm2", "nfs-kernel-server", "targetcli-fb",
             "open-iscsi", "parted", "libvirt-daemon-system"} <= set(vmimage.PACKAGES)
+
+
+def test_a_build_step_streams_its_output_to_the_log_and_to_progress(tmp_path):
+    log, seen = tmp_path / "build.log", []
+    vmimage._run(["printf", "I: downloading packages with apt...\nI: extracting archives...\n"],
+                 "testing", log, seen.append)
+    assert seen == ["I: downloading packages with apt...\n", "I: extracting archives...\n"]
+    assert "I: extracting archives..." in log.read_text()
+    with pytest.raises(Exception, match=r"failed while testing \(boom\): see .*build.log"):
+        vmimage._run(["sh", "-c", "echo boom; exit 3"], "testing", log)

@@ -102,7 +102,8 @@ def build(out: Path, size: int, images_home: Path, say=print) -> Path:
     work.mkdir()
     log = work / "build.log"
     try:
-        tarball = vmimage.ensure_base(images_home, log, lambda text: step(1, text))
+        tarball = vmimage.ensure_base(images_home, log, lambda text: step(1, text),
+                                      lambda text: say(f"      {text} (after {time.monotonic() - started:.0f} s)"))
         rootfs = work / "rootfs"
         rootfs.mkdir()
         _run(["tar", "-C", str(rootfs), "--numeric-owner", "--xattrs", "--xattrs-include=*",

@@ -183,28 +183,47 @@ def prune(home: Path, keep: Image) -> None:
 BASE_WHAT = f"Debian {SUITE} with its kernel, libvirt, LVM, NFS, iSCSI and ZFS"
 
 
-def ensure_base(home: Path, log: Path, step) -> Path:
-    """The Debian base's tarball, built first unless cached; `step(text)` says which."""
+def ensure_base(home: Path, log: Path, step, detail=None) -> Path:
+    """The Debian base's tarball, built first unless cached; `step(text)` says which, and
+    `detail(text)` each stage of a build."""
     tarball = base_tarball(home)
     with _locked(home / "images" / ".base.lock"):
         if tarball.is_file():
             step(f"{BASE_WHAT}: cached ({tarball.parent.name})")
         else:
-            step(f"{BASE_WHAT} (zfs-dkms is compiled for the image's kernel): several minutes, "
-                 f"log in {log}")
-            build_base(tarball, log)
+            step(f"{BASE_WHAT}: several minutes, log in {log}")
+            build_base(tarball, log, detail)
     return tarball
 
 
-def _run(cmd: list[str], what: str, log: Path) -> None:
+def _run(cmd: list[str], what: str, log: Path, progress=None) -> None:
+    """Run a build step, its output into `log`; `progress(line)` sees each line as it comes."""
     with open(log, "a") as out:
         out.write(f"\n$ {' '.join(cmd)}\n")
         out.flush()
-        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT)
-    if done.returncode != 0:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True, errors="replace")
+        for line in proc.stdout:
+            out.write(line)
+            out.flush()
+            if progress is not None:
+                progress(line)
+        returncode = proc.wait()
+    if returncode != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
         raise EnvironmentProblem(f"building the VM host image failed while {what} "
                                  f"({tail[0][:200]}): see {log}")
+
+
+#: mmdebstrap's own stages, as the long first step reports them.
+BASE_STAGES = {
+    "I: downloading packages": "downloading the packages",
+    "I: extracting archives": "unpacking them",
+    "I: installing essential packages": "installing the essential ones",
+    "I: installing remaining packages": "installing the others (zfs-dkms compiles ZFS: the longest part)",
+    "I: running --customize-hook": "the initrd and ZFS for the image's kernel",
+    "I: creating tarball": "writing the base",
+}
 
 
 def build(image: Image, home: Path, say=print) -> None:
@@ -224,7 +243,10 @@ def build(image: Image, home: Path, say=print) -> None:
     def step(n, text):
         say(f"[{n}/{steps}] {text} (after {time.monotonic() - started:.0f} s)")
 
-    tarball = ensure_base(home, log, lambda text: step(1, text))
+    def detail(text):
+        say(f"      {text} (after {time.monotonic() - started:.0f} s)")
+
+    tarball = ensure_base(home, log, lambda text: step(1, text), detail)
     rootfs.mkdir()
     _run(["tar", "-C", str(rootfs), "--numeric-owner", "--xattrs", "--xattrs-include=*",
           "-xpf", str(tarball)], "unpacking the base", log)
@@ -259,7 +281,7 @@ def build(image: Image, home: Path, say=print) -> None:
     say(f"VM host image built in {time.monotonic() - started:.0f} s: {image.dir}")
 
 
-def build_base(tarball: Path, log: Path) -> None:
+def build_base(tarball: Path, log: Path, detail=None) -> None:
     """mmdebstrap the Debian packages into `tarball`; older bases are removed once it is there."""
     partial = tarball.with_name(tarball.name + ".partial")
     partial.parent.mkdir(parents=True, exist_ok=True)
@@ -270,7 +292,15 @@ def build_base(tarball: Path, log: Path) -> None:
            "--aptopt=APT::Install-Recommends \"false\"", "--format=tar"]
     cmd += [f"--customize-hook={hook}" for hook in CUSTOMIZE]
     cmd += [SUITE, str(partial), MIRROR]
-    _run(cmd, "installing the packages", log)
+    seen = set()
+
+    def progress(line: str) -> None:
+        for prefix, text in BASE_STAGES.items():
+            if line.startswith(prefix) and prefix not in seen and detail is not None:
+                seen.add(prefix)
+                detail(text)
+
+    _run(cmd, "installing the packages", log, progress)
     partial.rename(tarball)
     for old in tarball.parent.parent.glob("base-*"):
         if old != tarball.parent:
