@@ -8,7 +8,6 @@ libvirtd still sees a client of its read-only socket.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -22,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
+import nobodyhelp
 from grader.labhosts.config import Settings
 from grader.testing.loopback import pipe
 
 pytestmark = pytest.mark.labhost
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
 @pytest.fixture
@@ -57,45 +56,24 @@ def readonly_socket(labhosts):
     server.close()
 
 
-#: What `grade` imports, copied where an unprivileged user can read it: the checkout (and its
-#: .venv) may live in a directory only root can enter, e.g. one made by `mktemp -d`.
-PACKAGES = ("grader", "labs", "libvirt", "lxml", "jinja2", "markupsafe", "click", "rich", "pygments",
-            "markdown_it", "mdurl", "yaml")
-
-
 @pytest.fixture(scope="module")
 def world_readable_site():
-    site = Path(tempfile.mkdtemp(prefix="nobody-site-"))
-    site.chmod(0o755)
-    libvirt_dir = Path(importlib.util.find_spec("libvirt").origin).parent
-    for name in PACKAGES:
-        origin = Path(importlib.util.find_spec(name).origin)
-        if origin.name == "__init__.py":
-            shutil.copytree(origin.parent, site / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for module in libvirt_dir.glob("libvirt*"):           # libvirt-python is modules, not a package
-        if module.is_file():
-            shutil.copy(module, site / module.name)
-    for path in [site, *site.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    site = nobodyhelp.world_readable_site()
     yield site
     shutil.rmtree(site, ignore_errors=True)
 
 
 def grade_argv(site: Path) -> list[str]:
-    """`grade` run by the base interpreter over the world-readable copy (never the checkout's venv)."""
-    code = f"import sys; sys.path[:0] = [{str(site)!r}]; from grader.cli.main import grade; grade()"
-    return [os.path.realpath(sys.executable), "-I", "-c", code]
+    return nobodyhelp.command_argv(site, "grade")
 
 
 def as_nobody(*argv, home):
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C", "LAB_LANG": "en"}
-    return subprocess.run([*NOBODY, *argv], capture_output=True, text=True, env=env, timeout=60)
+    return nobodyhelp.as_nobody(*argv, home=home)
 
 
 def test_an_unprivileged_user_grades_through_the_read_only_socket(labhosts, readonly_socket,
                                                                   world_readable_site):
-    home = Path(tempfile.mkdtemp(prefix="nobody-"))
-    home.chmod(0o777)
+    home = nobodyhelp.nobody_home()
     grade = grade_argv(world_readable_site)
     ro = as_nobody(*grade, "lab3", "--host", readonly_socket, "--format", "json", home=home)
     assert ro.returncode in (0, 1), ro.stderr
@@ -108,8 +86,7 @@ def test_an_unprivileged_user_grades_through_the_read_only_socket(labhosts, read
 
 
 def test_through_the_read_only_socket_nothing_can_be_changed(readonly_socket, world_readable_site):
-    home = Path(tempfile.mkdtemp(prefix="nobody-"))
-    home.chmod(0o777)
+    home = nobodyhelp.nobody_home()
     pool = "<pool type='dir'><name>t-should-not-exist</name><target><path>/tmp/x</path></target></pool>"
     script = (f"import sys; sys.path[:0] = [{str(world_readable_site)!r}]\nimport libvirt\n"
               f"c = libvirt.open({readonly_socket!r})\n"

@@ -44,8 +44,11 @@ def find(start: Path | None = None) -> Path | None:
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / FILENAME
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except PermissionError:
+            continue    # a folder this user may not enter holds no course of theirs
     return None
 
 
