@@ -7,6 +7,7 @@ import sys
 from enum import IntEnum
 
 from grader.cli.environment import current
+from grader.core.text import one_line
 from grader.errors import CollectError, HostUnreachable, LabError
 
 
@@ -45,8 +46,7 @@ def handles_errors(func):
         except Exception as err:  # noqa: BLE001 - a bug still gets one line, not a traceback
             if env.env.get("LAB_DEBUG"):
                 raise
-            message = " ".join(str(err).split())
-            env.err(f"error: unexpected {type(err).__name__}: {message} "
+            env.err(f"error: unexpected {type(err).__name__}: {one_line(err)} "
                     "(run again with LAB_DEBUG=1 for the traceback and report it)")
             sys.exit(int(ExitStatus.USAGE))
         sys.exit(int(status if status is not None else ExitStatus.OK))

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from grader.core.text import one_line
 from grader.course import coursetext
 from grader.errors import EnvironmentProblem
 
@@ -183,7 +184,7 @@ class Python:
             self.close()  # hung or died: the next block gets a new interpreter
             return f"no answer within {BLOCK_TIMEOUT:g} s" if not ready else "the interpreter died"
         reply = json.loads(answer)
-        return None if reply["ok"] else " ".join(reply["error"].split())[:300]
+        return None if reply["ok"] else one_line(reply["error"], 300)
 
     def close(self) -> None:
         if self.process is not None:
