@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from grader.errors import UsageError
-from grader.labhosts import lifecycle, vm, vmimage
+from grader.labhosts import lifecycle, procs, vm, vmimage
 from grader.labhosts.config import Settings
 
 
@@ -128,3 +130,22 @@ def test_a_build_step_streams_its_output_to_the_log_and_to_progress(tmp_path):
     assert "I: extracting archives..." in log.read_text()
     with pytest.raises(Exception, match=r"failed while testing \(boom\): see .*build.log"):
         vmimage._run(["sh", "-c", "echo boom; exit 3"], "testing", log)
+
+
+@pytest.mark.skipif(not shutil.which("vde_switch"), reason="vde_switch (vde2) not installed")
+def test_the_switch_is_ready_when_it_is_reported_started_and_down_leaves_nothing(tmp_path):
+    """`vde_switch --daemon` forks before it opens its socket; QEMU started right after must find
+    it (CI once lost every VM-host test to that race). A stale pid file is not a running switch."""
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path / "home")})
+    vm.vm_dir(settings).mkdir(parents=True)
+    (vm.vm_dir(settings) / "switch.pid").write_text(f"{os.getpid()}\n")   # alive, not a switch
+    try:
+        assert vm._ensure_switch(settings) is True
+        assert (vm.vm_dir(settings) / "switch" / "ctl").is_socket()
+        pid = int((vm.vm_dir(settings) / "switch.pid").read_text())
+        assert pid != os.getpid() and "vde_switch" in " ".join(procs.cmdline(pid))
+        assert vm._ensure_switch(settings) is False
+    finally:
+        vm._stop_switch(settings)
+    assert not (vm.vm_dir(settings) / "switch").exists()
+    assert not procs.alive(pid)

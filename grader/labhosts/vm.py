@@ -51,6 +51,7 @@ PCI_SLOT = {"root": 0x04, "user": 0x10, "link": 0x11, "rng": 0x12}
 BOOT_TIMEOUT = {"kvm": 120.0, "tcg": 400.0}
 #: How long a Linux kernel may take to reach its first panic under KVM before we call KVM broken.
 KVM_PROBE_TIMEOUT = 30.0
+SWITCH_TIMEOUT = 10.0
 ANSWER_LIMITS = Limits(timeout=20.0, connect_timeout=10.0)
 
 
@@ -167,16 +168,32 @@ def _switch_pid(settings: Settings) -> int | None:
     return procs.read_pid(vm_dir(settings) / "switch.pid")
 
 
+def _switch_runs(settings: Settings) -> bool:
+    pid = _switch_pid(settings)
+    return (procs.alive(pid) and "vde_switch" in " ".join(procs.cmdline(pid))
+            and (_switch_dir(settings) / "ctl").exists())
+
+
 def _ensure_switch(settings: Settings) -> bool:
-    """Start the guests' switch unless it runs; True when this call started it."""
-    if procs.alive(_switch_pid(settings)):
+    """Start the guests' switch unless it runs; True when this call started it.
+
+    `vde_switch --daemon` returns once it has forked, before the child writes its pid file and
+    opens its socket: wait for both, or QEMU started right after finds no switch."""
+    if _switch_runs(settings):
         return False
-    shutil.rmtree(_switch_dir(settings), ignore_errors=True)
+    _stop_switch(settings)
     log = vm_dir(settings) / "switch.log"
-    subprocess.run(["vde_switch", "--sock", str(_switch_dir(settings)), "--daemon",
-                    "--pidfile", str(vm_dir(settings) / "switch.pid"), "--mode", "0700"],
-                   stdin=subprocess.DEVNULL, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                   check=True)
+    with open(log, "ab") as out:
+        subprocess.run(["vde_switch", "--sock", str(_switch_dir(settings)), "--daemon",
+                        "--pidfile", str(vm_dir(settings) / "switch.pid"), "--mode", "0700"],
+                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True)
+    deadline = time.monotonic() + SWITCH_TIMEOUT
+    while not _switch_runs(settings):
+        if time.monotonic() > deadline:
+            raise EnvironmentProblem(
+                f"the VM hosts' switch (vde_switch) did not open {_switch_dir(settings)} within "
+                f"{SWITCH_TIMEOUT:.0f} s: see {log}")
+        time.sleep(0.05)
     return True
 
 
