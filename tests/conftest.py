@@ -71,6 +71,8 @@ def vmhosts() -> VMHosts:
     if os.environ.get("LAB_VM_TESTS") == "0":
         pytest.skip("VM-host tests skipped: LAB_VM_TESTS=0 (CI runs them)")
     lab_env = {"LAB_HOME": VM_HOME, "LAB_PORT_BASE": VM_PORT_BASE}
+    if os.environ.get("LAB_IMAGES"):   # another image cache (e.g. to time a build from scratch)
+        lab_env["LAB_IMAGES"] = os.environ["LAB_IMAGES"]
     settings = Settings.from_env(lab_env)
     already = all(vm.is_up(settings, n) for n in ("a", "b"))
     try:
