@@ -101,6 +101,34 @@ def test_up_twice_is_harmless(vmhosts):
     assert {n: vm.qemu_pid(settings, n) for n in ("a", "b")} == pids
 
 
+def test_libvirtd_does_not_exit_when_idle(vmhosts):
+    """Debian's libvirtd quits after 120 idle seconds; the next client then waits for a new one
+    (over 5 s under emulation: CI's `lab start` timed out after a quiet stretch)."""
+    for name in ("a", "b"):
+        args = vmhosts.run(name, "cat /proc/$(pgrep -x libvirtd)/cmdline | tr '\\0' ' '").stdout
+        assert args.startswith("/usr/sbin/libvirtd") and "--timeout" not in args, args
+
+
+def test_a_host_powered_off_and_on_keeps_what_it_wrote_and_drops_stale_iscsi_records(vmhosts,
+                                                                                     token):
+    """`down` powers a guest off without a shutdown: what it wrote just before must survive
+    (synced first), and an iSCSI node record left as zeros (seen after a power-off) must not
+    break the next iscsi pool ("iscsiadm failed new mode ... status 6")."""
+    settings = Settings.from_env(vmhosts.lab_env)
+    target = vmhosts.env["LAB_ISCSI_TARGET"]
+    record = f"/etc/iscsi/nodes/{target}/{vmhosts.env['LAB_ISCSI_HOST']},3260,1"
+    wrote = vmhosts.run("b", f"echo {token} > /root/t-{token} && mkdir -p '{record}' && "
+                             f"head -c 2129 /dev/zero > '{record}/default' && iscsiadm -m node")
+    assert "[]:3260" in wrote.stdout, wrote.stdout + wrote.stderr    # the broken state, as seen
+    vm.stop(settings, "b")
+    assert not vm.is_up(settings, "b")
+    again = lab_hosts(vmhosts, "up", "--vm", "b")
+    assert again.returncode == 0, again.stderr
+    assert vmhosts.run("b", f"cat /root/t-{token}").stdout.strip() == token
+    assert vmhosts.run("b", "ls -A /etc/iscsi/nodes").stdout.strip() == ""
+    vmhosts.run("b", f"rm -f /root/t-{token}")
+
+
 def test_the_guests_libvirt_runs_every_pool_type_the_seed_names(vmhosts, connect):
     caps = etree.fromstring(connect(vmhosts.uri("a")).getStoragePoolCapabilities(0).encode())
     supported = set(caps.xpath("pool[@supported='yes']/@type"))

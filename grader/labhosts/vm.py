@@ -52,6 +52,7 @@ BOOT_TIMEOUT = {"kvm": 120.0, "tcg": 400.0}
 #: How long a Linux kernel may take to reach its first panic under KVM before we call KVM broken.
 KVM_PROBE_TIMEOUT = 30.0
 SWITCH_TIMEOUT = 10.0
+SYNC_TIMEOUT = 20.0
 ANSWER_LIMITS = Limits(timeout=20.0, connect_timeout=10.0)
 
 
@@ -347,9 +348,18 @@ def _wait_ready(settings: Settings, name: str, accel: str, storage: str) -> None
         f"console's last lines: {_console_tail(settings, name)}")
 
 
-def stop(settings: Settings, name: str) -> None:
-    """Power the VM off (no graceful shutdown: its state is scratch) and clear its run state."""
+def stop(settings: Settings, name: str, sync: bool = True) -> None:
+    """Power the VM off and clear its run state.
+
+    No shutdown (minutes of services stopping under emulation), but its disks are synced first:
+    the root overlay keeps the host's libvirt state from one `up` to the next, and a file the
+    guest wrote just before a power-off would otherwise come back as zeros."""
     pid = qemu_pid(settings, name)
+    if is_up(settings, name) and sync:
+        try:
+            run(settings, name, "sync", timeout=SYNC_TIMEOUT)
+        except (subprocess.SubprocessError, OSError):
+            pass    # a guest that does not answer is powered off all the same
     if is_up(settings, name):
         procs.terminate([pid])
     (host_dir(settings, name) / "qemu.pid").unlink(missing_ok=True)
@@ -378,7 +388,7 @@ def up(settings: Settings, names: list[str], say=print) -> list[Host]:
                 f"under {accel.upper()} (at most {BOOT_TIMEOUT[accel]:.0f} s)")
         started = time.monotonic()
         for name in to_start:
-            undo.append(lambda name=name: stop(settings, name))
+            undo.append(lambda name=name: stop(settings, name, sync=False))   # never came up
             _boot(settings, name, image, accel, peers, storage, pubkey)
         with ThreadPoolExecutor(max_workers=max(1, len(to_start))) as pool:
             for future in [pool.submit(_wait_ready, settings, n, accel, storage)

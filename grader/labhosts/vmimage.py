@@ -58,6 +58,7 @@ GUEST_FILES = {
     "10-user.network": ("etc/systemd/network/10-user.network", 0o644),
     "cloud-init.disabled": ("etc/cloud/cloud-init.disabled", 0o644),   # lab hosts: the kernel command line
     "libvirtd.conf": ("etc/libvirt/libvirtd.conf", 0o644),
+    "libvirtd.default": ("etc/default/libvirtd", 0o644),
 }
 
 ENABLE = ("labhost-setup.service", "labhost-storage.service", "labhost-zfs.service",
