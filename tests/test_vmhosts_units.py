@@ -5,6 +5,7 @@ import ipaddress
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,27 @@ def test_the_switch_is_ready_when_it_is_reported_started_and_down_leaves_nothing
         vm._stop_switch(settings)
     assert not (vm.vm_dir(settings) / "switch").exists()
     assert not procs.alive(pid)
+
+
+@pytest.mark.skipif(not shutil.which("qemu-img"), reason="qemu-img not installed")
+def test_a_new_image_gives_a_fresh_root_and_blank_spare_disks(tmp_path):
+    """The spare disks go with the root: a fresh root remembers no lab5 pool, so labels left on
+    the old spare disks would make `lab start lab5` refuse them (seen after an image update)."""
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path / "home")})
+    old, new = vmimage.Image(tmp_path / "old"), vmimage.Image(tmp_path / "new")
+    for image in (old, new):
+        image.dir.mkdir()
+        with open(image.root, "wb") as f:
+            f.truncate(1 << 20)
+    hdir = vm._prepare(settings, "a", old)
+    spares = [hdir / f"spare{i}.qcow2" for i in range(1, vm.SPARE_DISKS + 1)]
+    for disk in spares:
+        disk.write_bytes(b"a lab5 label")        # what the old root's pools wrote
+    vm._prepare(settings, "a", old)
+    assert all(d.read_bytes() == b"a lab5 label" for d in spares)    # same image: kept
+    vm._prepare(settings, "a", new)
+    assert (hdir / "image").read_text() == str(new.root)
+    for disk in spares:
+        info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(disk)],
+                                         capture_output=True, text=True, check=True).stdout)
+        assert info["format"] == "qcow2" and info["virtual-size"] == 1 << 30

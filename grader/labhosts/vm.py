@@ -216,8 +216,12 @@ def _prepare(settings: Settings, name: str, image: vmimage.Image) -> Path:
     overlay = hdir / "root.qcow2"
     recorded = hdir / "image"
     if not overlay.exists() or not recorded.exists() or recorded.read_text() != str(image.root):
-        # A new image (its recipe changed) means a fresh root; the spare disks are kept.
+        # A new image (its recipe changed) means a fresh root, and blank spare disks with it:
+        # a fresh root remembers no pool, so the labels lab5 left on them would be unexplained
+        # (and lab5 rightly refuses to erase a disk it cannot explain).
         overlay.unlink(missing_ok=True)
+        for i in range(1, SPARE_DISKS + 1):
+            (hdir / f"spare{i}.qcow2").unlink(missing_ok=True)
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
                         "-b", str(image.root), str(overlay)], check=True)
         recorded.write_text(str(image.root))
