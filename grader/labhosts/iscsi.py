@@ -25,7 +25,7 @@ def _pid_file(settings: Settings):
 
 def pid(settings: Settings) -> int | None:
     p = procs.read_pid(_pid_file(settings))
-    return p if procs.alive(p) and "tgtd" in " ".join(procs.cmdline(p)) else None
+    return p if procs.runs(p, "tgtd") else None
 
 
 def _tgtadm(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess:

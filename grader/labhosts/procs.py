@@ -74,6 +74,12 @@ def cmdline(pid: int) -> list[str]:
         return []
 
 
+def runs(pid: int | None, word: str) -> bool:
+    """The process of a pid file still runs and is the one we started: its command line names
+    `word` (pids are reused, so a stale pid file may name someone else's process)."""
+    return alive(pid) and word in " ".join(cmdline(pid))
+
+
 def terminate(pids, timeout: float = 10.0) -> None:
     """SIGTERM, wait, then SIGKILL whatever is left, and wait until all are gone."""
     pids = [p for p in set(pids) if alive(p)]

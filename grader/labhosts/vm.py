@@ -110,7 +110,7 @@ def qemu_pid(settings: Settings, name: str) -> int | None:
 def is_up(settings: Settings, name: str) -> bool:
     """QEMU of this VM host runs (the pid file's process is ours: its name says so)."""
     pid = qemu_pid(settings, name)
-    return procs.alive(pid) and f"labhost-{name}" in " ".join(procs.cmdline(pid))
+    return procs.runs(pid, f"labhost-{name}")
 
 
 def storage_host(settings: Settings) -> str | None:
@@ -170,9 +170,7 @@ def _switch_pid(settings: Settings) -> int | None:
 
 
 def _switch_runs(settings: Settings) -> bool:
-    pid = _switch_pid(settings)
-    return (procs.alive(pid) and "vde_switch" in " ".join(procs.cmdline(pid))
-            and (_switch_dir(settings) / "ctl").exists())
+    return procs.runs(_switch_pid(settings), "vde_switch") and (_switch_dir(settings) / "ctl").exists()
 
 
 def _ensure_switch(settings: Settings) -> bool:
@@ -200,13 +198,18 @@ def _ensure_switch(settings: Settings) -> bool:
 
 def _stop_switch(settings: Settings) -> None:
     pid = _switch_pid(settings)
-    if procs.alive(pid) and "vde_switch" in " ".join(procs.cmdline(pid)):
+    if procs.runs(pid, "vde_switch"):
         procs.terminate([pid])
     (vm_dir(settings) / "switch.pid").unlink(missing_ok=True)
     shutil.rmtree(_switch_dir(settings), ignore_errors=True)
 
 
 # ---- one host -----------------------------------------------------------------------------------
+
+def _spare_disks(hdir: Path) -> list[Path]:
+    """The spare disks' files, in the order the guest names them (LAB_DISKS)."""
+    return [hdir / f"spare{i}.qcow2" for i in range(1, SPARE_DISKS + 1)]
+
 
 def _prepare(settings: Settings, name: str, image: vmimage.Image) -> Path:
     hdir = host_dir(settings, name)
@@ -220,13 +223,12 @@ def _prepare(settings: Settings, name: str, image: vmimage.Image) -> Path:
         # a fresh root remembers no pool, so the labels lab5 left on them would be unexplained
         # (and lab5 rightly refuses to erase a disk it cannot explain).
         overlay.unlink(missing_ok=True)
-        for i in range(1, SPARE_DISKS + 1):
-            (hdir / f"spare{i}.qcow2").unlink(missing_ok=True)
+        for disk in _spare_disks(hdir):
+            disk.unlink(missing_ok=True)
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
                         "-b", str(image.root), str(overlay)], check=True)
         recorded.write_text(str(image.root))
-    for i in range(1, SPARE_DISKS + 1):
-        disk = hdir / f"spare{i}.qcow2"
+    for disk in _spare_disks(hdir):
         if not disk.exists():
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), SPARE_SIZE],
                            check=True)
@@ -270,8 +272,8 @@ def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
             # Fixed PCI slots, in this order: the guest names virtio disks in the order it finds
             # them, so the root is /dev/vda and the spare disks are /dev/vdb, vdc, vdd (LAB_DISKS).
             "-device", f"virtio-blk-pci,drive=root,addr={PCI_SLOT['root']:#x}"]
-    for i in range(1, SPARE_DISKS + 1):
-        argv += ["-drive", f"file={hdir / f'spare{i}.qcow2'},if=none,id=spare{i},format=qcow2",
+    for i, disk in enumerate(_spare_disks(hdir), start=1):
+        argv += ["-drive", f"file={disk},if=none,id=spare{i},format=qcow2",
                  "-device", f"virtio-blk-pci,drive=spare{i},serial=lab-spare-{i},"
                             f"addr={PCI_SLOT['root'] + i:#x}"]
     argv += ["-netdev", f"user,id=user,restrict=on,{fwd}",
