@@ -21,7 +21,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 import uuid
 from pathlib import Path
@@ -91,19 +90,15 @@ def build(out: Path, size: int, images_home: Path, say=print) -> Path:
     if not out.parent.is_dir():
         raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
     check_tools()
-    started = time.monotonic()
-    steps = 6
-
-    def step(n, text):
-        say(f"[{n}/{steps}] {text} (after {time.monotonic() - started:.0f} s)")
+    progress = vmimage.Steps(6, say)
+    step = progress.step
 
     work = out.parent / f".{out.name}.build"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     log = work / "build.log"
     try:
-        tarball = vmimage.ensure_base(images_home, log, lambda text: step(1, text),
-                                      lambda text: say(f"      {text} (after {time.monotonic() - started:.0f} s)"))
+        tarball = vmimage.ensure_base(images_home, log, progress)
         rootfs = work / "rootfs"
         rootfs.mkdir()
         _run(["tar", "-C", str(rootfs), "--numeric-owner", "--xattrs", "--xattrs-include=*",
@@ -133,7 +128,7 @@ def build(out: Path, size: int, images_home: Path, say=print) -> Path:
         say(f"the build stopped; its log stays in {log}")
         raise
     shutil.rmtree(work)
-    say(f"student VM host image written in {time.monotonic() - started:.0f} s: {out} "
+    say(f"student VM host image written in {progress.seconds:.0f} s: {out} "
         f"({out.stat().st_size // MiB} MiB); docs/instructor.md says how to import it")
     return out
 

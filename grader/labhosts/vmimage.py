@@ -184,16 +184,33 @@ def prune(home: Path, keep: Image) -> None:
 BASE_WHAT = f"Debian {SUITE} with its kernel, libvirt, LVM, NFS, iSCSI and ZFS"
 
 
-def ensure_base(home: Path, log: Path, step, detail=None) -> Path:
-    """The Debian base's tarball, built first unless cached; `step(text)` says which, and
-    `detail(text)` each stage of a build."""
+class Steps:
+    """A build's progress: `[n/total] text (after S s)` per step, indented details within one."""
+
+    def __init__(self, total: int, say=print):
+        self.total, self.say, self.started = total, say, time.monotonic()
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def step(self, n: int, text: str) -> None:
+        self.say(f"[{n}/{self.total}] {text} (after {self.seconds:.0f} s)")
+
+    def detail(self, text: str) -> None:
+        self.say(f"      {text} (after {self.seconds:.0f} s)")
+
+
+def ensure_base(home: Path, log: Path, progress: Steps) -> Path:
+    """The Debian base's tarball, built first unless cached: step 1 of `progress` says which,
+    and its details each stage of a build."""
     tarball = base_tarball(home)
     with _locked(home / "images" / ".base.lock"):
         if tarball.is_file():
-            step(f"{BASE_WHAT}: cached ({tarball.parent.name})")
+            progress.step(1, f"{BASE_WHAT}: cached ({tarball.parent.name})")
         else:
-            step(f"{BASE_WHAT}: several minutes, log in {log}")
-            build_base(tarball, log, detail)
+            progress.step(1, f"{BASE_WHAT}: several minutes, log in {log}")
+            build_base(tarball, log, progress.detail)
     return tarball
 
 
@@ -238,16 +255,9 @@ def build(image: Image, home: Path, say=print) -> None:
     rootfs = work / "rootfs"
     work.mkdir(parents=True)
     log = work / "build.log"
-    started = time.monotonic()
-    steps = 4
-
-    def step(n, text):
-        say(f"[{n}/{steps}] {text} (after {time.monotonic() - started:.0f} s)")
-
-    def detail(text):
-        say(f"      {text} (after {time.monotonic() - started:.0f} s)")
-
-    tarball = ensure_base(home, log, lambda text: step(1, text), detail)
+    progress = Steps(4, say)
+    step = progress.step
+    tarball = ensure_base(home, log, progress)
     rootfs.mkdir()
     _run(["tar", "-C", str(rootfs), "--numeric-owner", "--xattrs", "--xattrs-include=*",
           "-xpf", str(tarball)], "unpacking the base", log)
@@ -276,10 +286,10 @@ def build(image: Image, home: Path, say=print) -> None:
     (work / "image.json").write_text(json.dumps({
         "recipe": recipe_hash(), "base": base_hash(), "kernel": version, "suite": SUITE,
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "seconds": round(time.monotonic() - started)}, indent=2))
+        "seconds": round(progress.seconds)}, indent=2))
     shutil.rmtree(image.dir, ignore_errors=True)
     work.rename(image.dir)
-    say(f"VM host image built in {time.monotonic() - started:.0f} s: {image.dir}")
+    say(f"VM host image built in {progress.seconds:.0f} s: {image.dir}")
 
 
 def build_base(tarball: Path, log: Path, detail=None) -> None:
