@@ -1,4 +1,4 @@
-"""The one Jinja environment: libvirt XML (provisioning) and the HTML report, from grader/templates/.
+"""The one Jinja environment: libvirt XML (provisioning) and the HTML reports, from templates/.
 
 Autoescaping is on for every template, XML included: a name that reaches a template is text,
 never markup. StrictUndefined turns a missing parameter into an error instead of an empty string.
@@ -12,6 +12,7 @@ from html import escape
 import jinja2
 from markupsafe import Markup
 
+from grader import files
 from grader.core.text import printable
 
 
@@ -24,7 +25,7 @@ def inline_code(text: str) -> Markup:
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("grader", "templates"), autoescape=True,
+        loader=jinja2.FileSystemLoader(files.folder("templates")), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, finalize=_printable)
     env.filters["code"] = inline_code

@@ -1,5 +1,6 @@
-"""`pip install .` (not editable) gives a working `grade`: the templates, catalogs, lab
-definitions and fixtures ship as package data, nothing is read from the checkout."""
+"""`pip install .` (not editable) gives a working `grade` and `lab notebook`: the templates and
+notebooks (top-level folders of the checkout), catalogs, lab definitions and fixtures ship as
+package data, nothing is read from the checkout."""
 from __future__ import annotations
 
 import json
@@ -45,3 +46,21 @@ def test_an_installed_copy_grades_and_renders_every_format(tmp_path):
          "start", "lab3", "--host", "test:///default"],
         capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
     assert started.returncode == 0, started.stderr      # the libvirt XML templates are there too
+    written = subprocess.run(
+        [sys.executable, "-c", "import sys; from grader.cli.main import lab; sys.argv = ['lab', *sys.argv[1:]]; lab()",
+         "notebook", "lab3", "--lang", "es", "--out", str(tmp_path / "nb")],
+        capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    assert written.returncode == 0, written.stderr      # the notebooks ship: a student copy is written
+    notebook = json.loads((tmp_path / "nb" / "lab3.ipynb").read_text())
+    assert any("instantánea" in "".join(c["source"]) for c in notebook["cells"])
+
+
+def test_every_engine_package_is_shipped():
+    """pyproject.toml lists the engine's packages by hand (it maps top-level folders into the
+    wheel, which setuptools' discovery cannot): a new sub-package must be listed there."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "grader").rglob("__init__.py")}
+    assert found - listed == set(), f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+    assert {"labs", "grader.shipped.templates", "grader.shipped.notebooks"} <= listed

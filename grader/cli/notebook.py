@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from grader import ROOT
+from grader import files
 from grader.cli.environment import current
 from grader.cli.exits import handles_errors
 from grader.core import labdef
@@ -39,12 +39,12 @@ def notebook(lab_id, lang, source, out_dir):
     env = current()
     lang = check_language(lang, env.env)
     if source is None:
-        source = ROOT / "notebooks" / lab_id / f"{lab_id}.ipynb"
+        source = files.folder("notebooks") / lab_id / f"{lab_id}.ipynb"
         if not source.is_file():
-            known = ", ".join(p.parent.name for p in sorted((ROOT / "notebooks").glob("*/*.ipynb")))
+            known = ", ".join(p.parent.name for p in sorted(files.folder("notebooks").glob("*/*.ipynb")))
             raise UsageError(f"no notebook for {lab_id!r} at {source}: use one of {known or '(none yet)'}")
         labdef.for_environment(env.env).load(lab_id)  # an unknown lab id fails with the list of labs
-    instructors = ROOT / "notebooks"
+    instructors = files.folder("notebooks")
     nb = nbformat.read(source, as_version=4)
     copy = single_language(nb, lang, clear_solutions=source.resolve().is_relative_to(instructors))
     out_dir = out_dir or env.cwd / "build" / lang / lab_id
