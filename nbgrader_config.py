@@ -8,7 +8,7 @@ The gradebook and the generated directories (release/, submitted/, autograded/, 
 under the course directory and are git-ignored. The exchange (where students fetch and submit)
 stays nbgrader's default (/srv/nbgrader/exchange) unless the instructor sets `c.Exchange.root`;
 tests pass `--Exchange.root=...` with a temporary directory. The student version is in the course's
-language only (grader.course.release). Run nbgrader's commands at the repository root as
+language only (grader.notebook.release). Run nbgrader's commands at the repository root as
 `.venv/bin/nbgrader ...` (no venv to activate: PATH is completed below). The workflow is in
 course.md (instructor part) and tested end to end by tests/test_nbgrader_workflow.py.
 """
@@ -34,7 +34,7 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(COURSE_DIR, "gradebook.db
 c.ExecutePreprocessor.timeout = 120
 
 # One language per student: generate_assignment keeps the course's language only (course.toml's
-# `lang`, else $LAB_LANG, else English; `--OneLanguage.lang=es` overrides): grader.course.release.
-from grader.course import release  # noqa: E402 - after PATH: this file is read by nbgrader's Python
+# `lang`, else $LAB_LANG, else English; `--OneLanguage.lang=es` overrides): grader.notebook.release.
+from grader.notebook import release  # noqa: E402 - after PATH: this file is read by nbgrader's Python
 
 release.configure(c, COURSE_DIR)

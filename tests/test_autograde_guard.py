@@ -1,4 +1,4 @@
-"""Under nbgrader's autograde a notebook reaches no host (grader.course.autograde).
+"""Under nbgrader's autograde a notebook reaches no host (grader.notebook.autograde).
 
 The same small notebook runs twice in a real kernel against a real lab host: for the student
 (NBGRADER_EXECUTION unset) its `%%host` cell and its own libvirt and virsh calls work; under
@@ -15,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader.course.autograde import commands_of, host_cell, is_host_command
+from grader.notebook.autograde import commands_of, host_cell, is_host_command
 
 SKIPPED = "skipped"
 

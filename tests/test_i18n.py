@@ -334,7 +334,7 @@ def test_a_one_language_copy_cannot_be_turned_into_the_other_language(tmp_path):
 ])
 def test_the_release_language_is_the_courses(tmp_path, toml, env, expected):
     """course.toml's lang, else $LAB_LANG, else English (never the instructor's locale)."""
-    from grader.course.release import course_language
+    from grader.notebook.release import course_language
 
     if toml:
         (tmp_path / "course.toml").write_text(toml)

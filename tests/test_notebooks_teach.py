@@ -38,7 +38,7 @@ def test_every_lab_has_a_knowledge_exercise_graded_by_nbgrader(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.parent.name)
 def test_cells_that_reach_a_host_are_marked_host(path):
-    """A cell that opens libvirt or runs a host tool starts with %%host (grader.course.autograde)."""
+    """A cell that opens libvirt or runs a host tool starts with %%host (grader.notebook.autograde)."""
     reaching = re.compile(r"libvirt\.open|\b(conn|a|b|vm|raw|pool|lab1_dir)\.\w+\(|subprocess|\brun\(\"qemu")
     for source in _code(path):
         body = "\n".join(line for line in source.splitlines() if not line.startswith(("import ", "from ")))

@@ -1,7 +1,7 @@
 """`lab doctor --host URI [--host B=URI]`: is a classroom host ready for the labs? Read-only.
 
-Thin: read the hosts and the course's services (grader.course.hostfacts), judge
-(grader.course.doctor), print one line per finding, exit 1 when a lab cannot run there.
+Thin: read the hosts and the course's services (grader.doctor.hostfacts), judge
+(grader.doctor.judge), print one line per finding, exit 1 when a lab cannot run there.
 """
 from __future__ import annotations
 
@@ -23,11 +23,12 @@ from grader.core.uris import parse_hosts
 def doctor(hosts, labs):
     """Check classroom hosts before a lab, read-only: reachable, KVM or TCG, the pool types their
     libvirt supports, the course's export and iSCSI target, A's clock against B's."""
-    from grader.course import doctor as judgement
-    from grader.course import hostfacts
+    from grader.doctor import judge as judgement
+    from grader.doctor import hostfacts
 
     env = current()
-    labs = [labdef.load(lab).id for lab in labs] or labdef.available()
+    course_labs = labdef.for_environment(env.env)
+    labs = [course_labs.load(lab) for lab in labs] or course_labs.all()
     with_b = any(h.upper().startswith("B=") for h in hosts) if hosts else bool(env.env.get("LAB_URI_B"))
     roles = ("A", "B") if with_b else ("A",)
     uris = parse_hosts(hosts, roles, env.env)
@@ -39,5 +40,5 @@ def doctor(hosts, labs):
     if stopped:
         env.out(f"cannot run here: {', '.join(stopped)}")
         return ExitStatus.PROBLEMS
-    env.out(f"ready for {', '.join(labs)}")
+    env.out(f"ready for {', '.join(lab.id for lab in labs)}")
     return ExitStatus.OK

@@ -4,7 +4,7 @@ A lab notebook is written once, in both languages (notebooks/README.md). Two thi
 that single source and live here, so the test, the command and nbgrader's release agree on what a
 pair is: `pairing_problems` says where a notebook breaks the pairing rule, and `single_language`
 makes the copy a student reads: the cells of one language plus the shared (untagged) cells, with
-the notebook's language setting switched to match (`lab notebook`, grader.course.release).
+the notebook's language setting switched to match (`lab notebook`, grader.notebook.release).
 """
 from __future__ import annotations
 

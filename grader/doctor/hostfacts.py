@@ -1,4 +1,4 @@
-"""What `lab doctor` reads about a classroom host, and only reads: plain facts for grader.course.doctor.
+"""What `lab doctor` reads about a classroom host, and only reads: plain facts for grader.doctor.judge.
 
 Everything comes through a read-only libvirt connection (grader.reading.connection): versions,
 host name and UUID, KVM or TCG, the storage pool types its libvirt supports (the storage pool
@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
-from lxml import etree
+
+from grader.core.xmlmodel import parse
 
 from grader.errors import LabError, one_line
 from grader.reading import connection
@@ -77,8 +78,8 @@ def read_host(role: str, uri: str, limits: Limits = LIMITS) -> HostFacts:
     except LabError as err:
         return HostFacts(role, uri, error=str(err))
     try:
-        caps = etree.fromstring(conn.getCapabilities().encode())
-        pool_caps = etree.fromstring(conn.getStoragePoolCapabilities(0).encode())
+        caps = parse(conn.getCapabilities())
+        pool_caps = parse(conn.getStoragePoolCapabilities(0))
         return HostFacts(
             role, uri, hostname=conn.getHostname(), libvirt=conn.getLibVersion(),
             qemu=conn.getVersion(), uuid=caps.findtext("host/uuid") or "",
@@ -94,7 +95,7 @@ def read_host(role: str, uri: str, limits: Limits = LIMITS) -> HostFacts:
 
 
 def _pool(pool) -> Pool:
-    root = etree.fromstring(pool.XMLDesc(0).encode())
+    root = parse(pool.XMLDesc(0))
     return Pool(pool.name(), root.get("type", ""), bool(pool.isActive()),
                 host=root.xpath("string(source/host/@name)"), path=root.xpath("string(source/dir/@path)"),
                 format=root.xpath("string(source/format/@type)"),

@@ -1,24 +1,18 @@
-"""`lab doctor`'s judgement: from what was read of the hosts (grader.course.hostfacts) to findings.
+"""`lab doctor`'s judgement: from what was read of the hosts (grader.doctor.hostfacts) to findings.
 
 Pure: one finding per fact that matters for the labs, each with what to fix, and the labs it
-stops. A lab cannot run on a host that cannot be reached, whose libvirt lacks a pool type the lab
-defines, or (lab4) without a second host with its own identity and the same shared export. TCG
+stops. What a lab needs is its own lab.toml's [needs] (grader.core.labdef.Needs): a lab cannot
+run on a host that cannot be reached, whose libvirt lacks a pool type the lab defines, without
+the course's services it uses, or (two roles) without a second host with its own identity. TCG
 instead of KVM, an old libvirt or a clock that drifts only make things slower or odder: warnings.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.course.hostfacts import HostFacts, Service
+from grader.core.labdef import Lab
+from grader.doctor.hostfacts import HostFacts, Service
 
-#: Pool types each lab defines, per role: every inner tuple needs one of its types supported.
-NEEDS = {
-    "lab1": {"A": (("dir",), ("netfs",), ("iscsi", "iscsi-direct"))},
-    "lab2": {"A": (("dir",),)},
-    "lab3": {"A": (("dir",),)},
-    "lab4": {"A": (("dir",), ("netfs",)), "B": (("dir",), ("netfs",))},
-    "lab5": {"A": (("disk",), ("logical",), ("zfs",))},
-}
 #: What to install on a Debian/Ubuntu host for each pool type (RHEL: the same driver names).
 PACKAGES = {
     "dir": "libvirt-daemon-driver-storage (part of libvirt-daemon-system)",
@@ -29,8 +23,6 @@ PACKAGES = {
     "logical": "lvm2 and libvirt-daemon-driver-storage-logical",
     "zfs": "zfsutils-linux and libvirt-daemon-driver-storage-zfs",
 }
-#: Pools the labs themselves create on the course's export and target; others on it conflict.
-LAB_POOLS = {"lab1-shared", "lab1-iscsi", "lab4-shared"}
 CLOCK_SKEW = 5.0     # seconds between A and B that deserve a warning
 EXTERNAL_REVERT = 9_007_000
 
@@ -53,23 +45,24 @@ def _version(number: int) -> str:
     return f"{number // 1_000_000}.{number // 1000 % 1000}.{number % 1000}"
 
 
-def judge(hosts: dict[str, HostFacts], services: list[Service], labs: list[str]) -> list[Finding]:
+def judge(hosts: dict[str, HostFacts], services: list[Service], labs: list[Lab]) -> list[Finding]:
     """Every finding, host by host, then the course's services, then the pair A-B."""
     findings: list[Finding] = []
     for role, facts in hosts.items():
-        findings += _host(facts, [lab for lab in labs if role in NEEDS.get(lab, {})])
+        findings += _host(facts, [lab for lab in labs if role in lab.roles])
     findings += _services(services, hosts, labs)
-    if "lab4" in labs:
-        findings += _pair(hosts)
+    pairs = [lab.id for lab in labs if "B" in lab.roles]
+    if pairs:
+        findings += _pair(hosts, pairs)
     return findings
 
 
-def _host(facts: HostFacts, labs: list[str]) -> list[Finding]:
+def _host(facts: HostFacts, labs: list[Lab]) -> list[Finding]:
     role = facts.role
     if facts.error:
         return [Finding(role, "FAIL", f"unreachable: {facts.error}",
                         "check the URI, that libvirtd runs there and that the grader's ssh key or "
-                        "tcp access is set up (docs/instructor.md)", tuple(labs))]
+                        "tcp access is set up (docs/instructor.md)", tuple(lab.id for lab in labs))]
     found = [Finding(role, "ok", f"reachable: {facts.uri} (host {facts.hostname}, libvirt "
                                  f"{_version(facts.libvirt)}, QEMU {_version(facts.qemu)})")]
     if "kvm" in facts.domain_types:
@@ -81,13 +74,13 @@ def _host(facts: HostFacts, labs: list[str]) -> list[Finding]:
     found.append(Finding(role, "ok", f"pool types supported: {', '.join(facts.supported) or 'none'}"
                                      + (f" (not: {', '.join(facts.unsupported)})" if facts.unsupported else "")))
     for lab in labs:
-        for alternatives in NEEDS[lab][role]:
+        for alternatives in lab.needs.pools.get(role, ()):
             if not set(alternatives) & set(facts.supported):
                 names = " or ".join(alternatives)
                 fix = "; or ".join(PACKAGES.get(t, t) for t in alternatives)
-                found.append(Finding(role, "FAIL", f"{lab} defines a {names} pool, which this libvirt "
+                found.append(Finding(role, "FAIL", f"{lab.id} defines a {names} pool, which this libvirt "
                                                    "does not support",
-                                     f"install {fix}, then restart libvirtd (or virtstoraged)", (lab,)))
+                                     f"install {fix}, then restart libvirtd (or virtstoraged)", (lab.id,)))
     if facts.libvirt < EXTERNAL_REVERT:
         found.append(Finding(role, "info", f"libvirt {_version(facts.libvirt)} cannot revert to external "
                                            "snapshots (9.7 can); lab3 never does, virt-manager 5 then "
@@ -95,9 +88,9 @@ def _host(facts: HostFacts, labs: list[str]) -> list[Finding]:
     return found
 
 
-def _services(services: list[Service], hosts: dict[str, HostFacts], labs: list[str]) -> list[Finding]:
-    needs = {"share": [lab for lab in labs if lab in ("lab1", "lab4")],
-             "iscsi": [lab for lab in labs if lab == "lab1"]}
+def _services(services: list[Service], hosts: dict[str, HostFacts], labs: list[Lab]) -> list[Finding]:
+    needs = {what: [lab.id for lab in labs if what in lab.needs.services] for what in ("share", "iscsi")}
+    own_pools = {pool: lab.id for lab in labs for pool in lab.needs.service_pools}
     found = []
     named = {s.what for s in services}
     for what, variables in (("share", "LAB_SHARE_HOST, LAB_SHARE_PATH, LAB_SHARE_FORMAT"),
@@ -118,11 +111,12 @@ def _services(services: list[Service], hosts: dict[str, HostFacts], labs: list[s
                                               f"{service.host}:{service.port} from this machine: {service.error}",
                                  "start the server and open that port to the students' hosts "
                                  "(docs/instructor.md)", tuple(needs[service.what])))
-        found += _conflicts(service, hosts)
+        found += _conflicts(service, hosts, own_pools, tuple(needs[service.what]))
     return found
 
 
-def _conflicts(service: Service, hosts: dict[str, HostFacts]) -> list[Finding]:
+def _conflicts(service: Service, hosts: dict[str, HostFacts], own_pools: dict[str, str],
+               stops: tuple[str, ...]) -> list[Finding]:
     """libvirt allows one pool per storage source: a host's own pool on the course's source
     (under another name) makes the lab's pool fail to start."""
     found = []
@@ -131,7 +125,7 @@ def _conflicts(service: Service, hosts: dict[str, HostFacts]) -> list[Finding]:
             same = ((service.what == "share" and pool.host == service.host and pool.path
                      and service.where.endswith(pool.path))
                     or (service.what == "iscsi" and pool.device and service.where.endswith(pool.device)))
-            if same and pool.name in LAB_POOLS:
+            if same and pool.name in own_pools:
                 state = "active" if pool.active else "defined but not active"
                 found.append(Finding(facts.role, "ok" if pool.active else "info",
                                      f"pool {pool.name} on the course's source is {state}"))
@@ -140,14 +134,14 @@ def _conflicts(service: Service, hosts: dict[str, HostFacts]) -> list[Finding]:
                                      f"pool {pool.name} already uses the course's source {service.where}: "
                                      "libvirt allows one pool per source",
                                      f"virsh pool-destroy {pool.name}; virsh pool-undefine {pool.name}",
-                                     ("lab1", "lab4") if service.what == "share" else ("lab1",)))
+                                     stops))
     return found
 
 
-def _pair(hosts: dict[str, HostFacts]) -> list[Finding]:
+def _pair(hosts: dict[str, HostFacts], labs: list[str]) -> list[Finding]:
     a, b = hosts.get("A"), hosts.get("B")
     if b is None:
-        return [Finding("-", "info", "lab4 needs host B too: add --host B=URI to check it")]
+        return [Finding("-", "info", f"{', '.join(labs)} needs host B too: add --host B=URI to check it")]
     if a is None or a.error or b.error:
         return []
     found = []
@@ -155,7 +149,7 @@ def _pair(hosts: dict[str, HostFacts]) -> list[Finding]:
         found.append(Finding("-", "FAIL", f"A and B have the same host UUID {a.uuid}: libvirt refuses to "
                                           "migrate to the same host",
                              "give each host its own host_uuid in libvirtd.conf (cloned machines share "
-                             "one)", ("lab4",)))
+                             "one)", tuple(labs)))
     if a.clock.offset is None or b.clock.offset is None:
         why = a.clock.how if a.clock.offset is None else b.clock.how
         found.append(Finding("-", "info", f"clock of A against B not measured: {why}",

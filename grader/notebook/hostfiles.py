@@ -14,7 +14,12 @@ from urllib.parse import urlsplit
 LIBVIRT_LIB = PurePosixPath("/var/lib/libvirt")
 
 
-def host_file(uri: str, path: str, env=None) -> Path | None:
+def host_file(conn, path: str) -> Path | None:
+    """Where the file `path` of the host `conn` is connected to is on this machine (None: not here)."""
+    return local_path(conn.getURI(), path)
+
+
+def local_path(uri: str, path: str, env=None) -> Path | None:
     """The path on this machine of `path` on the host at `uri`, or None when it is not here."""
     from grader.labhosts.config import Settings
 
