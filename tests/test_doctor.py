@@ -1,6 +1,6 @@
 """`lab doctor`: one line per finding with what to fix, exit 1 when a lab cannot run there.
 
-The judgement is pure (grader.course.doctor) and tested on facts written here; the command runs
+The judgement is pure (grader.doctor.judge) and tested on facts written here; the command runs
 for real on the lab hosts, also through lab host a's read-only socket, which refuses every change:
 so everything the doctor does is reading.
 """
@@ -13,11 +13,18 @@ from click.testing import CliRunner
 
 from grader.cli.environment import Environment
 from grader.cli.main import lab
-from grader.course.doctor import blocked, judge
-from grader.course.hostfacts import Clock, HostFacts, Pool, Service, read_clock
+from grader.doctor.judge import blocked, judge
+from grader.doctor.hostfacts import Clock, HostFacts, Pool, Service, read_clock
+from grader.core import labdef
 from grader.labhosts.config import Settings
 
-ALL = ["lab1", "lab2", "lab3", "lab4"]
+
+def labs(*ids: str) -> list[labdef.Lab]:
+    """The course's labs by id: the doctor judges what each one's [needs] says."""
+    return [labdef.load(i) for i in ids]
+
+
+ALL = labs("lab1", "lab2", "lab3", "lab4")
 SHARE = Service("share", "nfs://nfs.lab/exports/kvm", "nfs.lab", 2049, True)
 ISCSI = Service("iscsi", "iscsi.lab iqn.2024-01.lab:t", "iscsi.lab", 3260, True)
 
@@ -45,23 +52,23 @@ def test_a_ready_classroom_pair_stops_no_lab():
 
 
 def test_an_unreachable_host_stops_its_labs_and_says_what_to_check():
-    findings = judge({"A": host("A", error="cannot connect to qemu+ssh://root@pc-a/system: timeout")}, [], ["lab3"])
+    findings = judge({"A": host("A", error="cannot connect to qemu+ssh://root@pc-a/system: timeout")}, [], labs("lab3"))
     assert blocked(findings) == ["lab3"]
     assert "FAIL  unreachable: cannot connect" in lines(findings) and "check the URI" in lines(findings)
 
 
 def test_lab5_needs_disk_logical_and_zfs_pools():
-    findings = judge({"A": host("A")}, [], ["lab5"])
+    findings = judge({"A": host("A")}, [], labs("lab5"))
     assert blocked(findings) == ["lab5"]
     [fail] = [f for f in findings if f.level == "FAIL"]
     assert fail.text == "lab5 defines a zfs pool, which this libvirt does not support"
     assert "zfsutils-linux and libvirt-daemon-driver-storage-zfs" in fail.fix
-    ready = judge({"A": host("A", supported=("dir", "disk", "logical", "zfs"), unsupported=())}, [], ["lab5"])
+    ready = judge({"A": host("A", supported=("dir", "disk", "logical", "zfs"), unsupported=())}, [], labs("lab5"))
     assert blocked(ready) == []
 
 
 def test_a_missing_pool_type_names_the_packages_to_install():
-    findings = judge({"A": host("A", supported=("dir", "netfs"))}, [SHARE, ISCSI], ["lab1", "lab3"])
+    findings = judge({"A": host("A", supported=("dir", "netfs"))}, [SHARE, ISCSI], labs("lab1", "lab3"))
     assert blocked(findings) == ["lab1"]
     [fail] = [f for f in findings if f.level == "FAIL"]
     assert "lab1 defines a iscsi or iscsi-direct pool" in fail.text
@@ -69,7 +76,7 @@ def test_a_missing_pool_type_names_the_packages_to_install():
 
 
 def test_tcg_and_an_old_libvirt_are_warnings_not_stops():
-    findings = judge({"A": host("A", domain_types=("qemu",), libvirt=8_000_000)}, [], ["lab3"])
+    findings = judge({"A": host("A", domain_types=("qemu",), libvirt=8_000_000)}, [], labs("lab3"))
     assert blocked(findings) == []
     assert any(f.level == "warn" and f.text.startswith("TCG only") for f in findings)
     assert any(f.level == "info" and "cannot revert to external snapshots" in f.text for f in findings)
@@ -77,27 +84,27 @@ def test_tcg_and_an_old_libvirt_are_warnings_not_stops():
 
 def test_lab4_needs_two_hosts_with_their_own_identity_and_warns_about_clock_skew():
     twins = judge({"A": host("A"), "B": host("B", uuid="uuid-A", clock=Clock(42.0, "date over ssh"))},
-                  [SHARE], ["lab4"])
+                  [SHARE], labs("lab4"))
     assert blocked(twins) == ["lab4"]
     assert "same host UUID" in lines(twins) and "host_uuid" in lines(twins)
     assert any(f.level == "warn" and "differ by 41.5 s" in f.text and "chrony" in f.fix for f in twins)
-    alone = judge({"A": host("A")}, [SHARE], ["lab4"])
+    alone = judge({"A": host("A")}, [SHARE], labs("lab4"))
     assert "lab4 needs host B too: add --host B=URI" in lines(alone)
 
 
 def test_a_pool_of_the_host_on_the_course_source_blocks_the_labs_pool():
     other = Pool("old-share", "netfs", True, host="nfs.lab", path="/exports/kvm", format="nfs")
-    findings = judge({"A": host("A", pools=(other,))}, [SHARE, ISCSI], ["lab1"])
-    assert blocked(findings) == ["lab1", "lab4"]
+    findings = judge({"A": host("A", pools=(other,))}, [SHARE, ISCSI], labs("lab1", "lab3", "lab4"))
+    assert blocked(findings) == ["lab1", "lab4"]          # the labs whose [needs] name the export
     assert "pool old-share already uses the course's source" in lines(findings)
     assert "virsh pool-destroy old-share; virsh pool-undefine old-share" in lines(findings)
     mine = Pool("lab4-shared", "netfs", True, host="nfs.lab", path="/exports/kvm", format="nfs")
-    assert blocked(judge({"A": host("A", pools=(mine,))}, [SHARE], ["lab4"])) == []
+    assert blocked(judge({"A": host("A", pools=(mine,))}, [SHARE], labs("lab4"))) == []
 
 
 def test_unnamed_or_silent_services_stop_lab1_and_lab4():
     silent = Service("share", "nfs://nfs.lab/exports/kvm", "nfs.lab", 2049, False, "Connection refused")
-    findings = judge({"A": host("A")}, [silent], ["lab1", "lab4"])
+    findings = judge({"A": host("A")}, [silent], labs("lab1", "lab4"))
     assert blocked(findings) == ["lab1", "lab4"]
     assert "does not answer on nfs.lab:2049 from this machine: Connection refused" in lines(findings)
     assert "the course's iSCSI target is not named — set LAB_ISCSI_HOST, LAB_ISCSI_TARGET" in lines(findings)
@@ -126,7 +133,7 @@ def test_the_lab_hosts_are_ready_for_every_lab_but_lab5(labhosts):
     assert "pool types supported: dir" in out and "the course's export" in out
     assert "A  FAIL  lab5 defines a zfs pool, which this libvirt does not support" in out
     assert out.strip().endswith("cannot run here: lab5")
-    status, out, err = _doctor(*[f"--lab={n}" for n in ALL], env=labhosts.env)
+    status, out, err = _doctor(*[f"--lab={lab.id}" for lab in ALL], env=labhosts.env)
     assert status == 0 and out.strip().endswith("ready for lab1, lab2, lab3, lab4"), out + err
 
 

@@ -2,7 +2,8 @@
 
 A lab folder holds:
 
-    lab.toml        id, title, roles, exercises (points, text in en/es), start options
+    lab.toml        id, title, [needs] (roles, pool types, services, spare disks, kernel),
+                    exercises (points, text in en/es), start options
     names.py        the lab's object names (pools, volumes, domains, snapshots) and SCOPE,
                     what the grader reads from each host; start, checks and solution import it
     checks.py       one @check function per exercise (pure: evidence in, verdict out)
@@ -14,8 +15,8 @@ A lab folder holds:
 
 Discovery is explicit (every <folder>/*/lab.toml). The folder is injectable: `Labs(path)`, or
 $LAB_LABS_DIR for the commands (a course that keeps labs of its own; the engine's tests use a
-small lab of their own). A lab outside the course's `labs` package imports its own modules
-relatively (`from .names import POOL`). `DEFAULT` is the course's labs package.
+small lab of their own). Labs import their own modules relatively (`from .names import POOL`),
+so a lab folder copied elsewhere loads its own code. `DEFAULT` is the course's labs package.
 """
 from __future__ import annotations
 
@@ -57,6 +58,69 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class Needs:
+    """What a lab needs of its hosts, from lab.toml's [needs]: `lab doctor` checks a host against
+    it, `lab hosts` gives VM hosts the spare disks it asks for, and the tests pick lab hosts by it.
+
+        roles          the hosts a student works on: ["A"], or ["A", "B"] (lab4)
+        pools.ROLE     the pool types the lab defines on that role's host, one entry per pool;
+                       an entry "iscsi|iscsi-direct" is satisfied by either type
+        services       the course's shared services it uses: "share" (an NFS export or
+                       GlusterFS volume, LAB_SHARE_*), "iscsi" (a target, LAB_ISCSI_*)
+        service_pools  the pools it defines on those services (any other pool on them
+                       conflicts: libvirt allows one pool per source)
+        disks          spare block devices it erases (LAB_DISKS)
+        kernel         a host with its own kernel (device-mapper, ZFS): VM hosts, not light ones
+    """
+
+    roles: tuple[str, ...] = ("A",)
+    pools: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    services: tuple[str, ...] = ()
+    service_pools: tuple[str, ...] = ()
+    disks: int = 0
+    kernel: bool = False
+
+    SERVICES = ("share", "iscsi")
+
+    @classmethod
+    def from_toml(cls, data: dict, where: str) -> "Needs":
+        """[needs] as lab.toml writes it; a wrong key or type is a RuntimeError naming it."""
+        known = {"roles", "pools", "services", "service_pools", "disks", "kernel"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise RuntimeError(f"{where} [needs] has unknown keys {unknown}: use {sorted(known)}")
+        roles = tuple(_strings(data.get("roles", ["A"]), f"{where} [needs] roles"))
+        pools = {}
+        for role, entries in _table(data.get("pools", {}), f"{where} [needs.pools]").items():
+            if role not in roles:
+                raise RuntimeError(f"{where} [needs.pools] names role {role!r}, not one of {list(roles)}")
+            pools[role] = tuple(tuple(e.split("|")) for e in _strings(entries, f"{where} [needs.pools] {role}"))
+        services = tuple(_strings(data.get("services", []), f"{where} [needs] services"))
+        if bad := [s for s in services if s not in cls.SERVICES]:
+            raise RuntimeError(f"{where} [needs] services has {bad[0]!r}: use {list(cls.SERVICES)}")
+        disks, kernel = data.get("disks", 0), data.get("kernel", False)
+        if not isinstance(disks, int) or isinstance(disks, bool) or disks < 0:
+            raise RuntimeError(f"{where} [needs] disks must be a number of disks, not {disks!r}")
+        if not isinstance(kernel, bool):
+            raise RuntimeError(f"{where} [needs] kernel must be true or false, not {kernel!r}")
+        return cls(roles=roles, pools=pools, services=services,
+                   service_pools=tuple(_strings(data.get("service_pools", []), f"{where} [needs] service_pools")),
+                   disks=disks, kernel=kernel)
+
+
+def _strings(value, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise RuntimeError(f"{where} must be a list of names, not {value!r}")
+    return value
+
+
+def _table(value, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise RuntimeError(f"{where} must be a table, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
 class Exercise:
     id: str
     points: int
@@ -76,7 +140,7 @@ class StartOption:
 class Lab:
     id: str
     title: dict[str, str]
-    roles: tuple[str, ...]
+    needs: Needs
     exercises: tuple[Exercise, ...]
     scope: Scope
     folder: Path
@@ -84,6 +148,10 @@ class Lab:
     start_options: tuple[StartOption, ...] = ()
     checks: dict = field(default_factory=dict)
     catalog: Catalog = field(default_factory=Catalog)
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return self.needs.roles
 
     @property
     def max_score(self) -> int:
@@ -149,7 +217,10 @@ class Labs:
         scope = getattr(names, "SCOPE", None)
         if not isinstance(scope, Scope):
             raise RuntimeError(f"lab {lab_id}: names.py must define SCOPE = Scope.of(...)")
-        lab = Lab(id=data["id"], title=data["title"], roles=tuple(data.get("roles", ["A"])),
+        if "roles" in data:
+            raise RuntimeError(f"{folder / 'lab.toml'}: roles belong in [needs] (roles = {data['roles']!r})")
+        needs = Needs.from_toml(data.get("needs", {}), str(folder / "lab.toml"))
+        lab = Lab(id=data["id"], title=data["title"], needs=needs,
                   exercises=exercises, scope=scope, folder=folder, package=package,
                   start_options=options,
                   catalog=Catalog.load(ENGINE_CATALOG, folder / "messages.toml"))
