@@ -6,15 +6,13 @@ from grader import provision
 
 def test_remove_pool_removes_a_transient_pool():
     conn = libvirt.open("test:///default")
-    conn.storagePoolCreateXML(provision.render("pool.xml.j2", name="t-transient", type="dir",
-                                               target="/t-transient", source={}), 0)
+    conn.storagePoolCreateXML(provision.pool_xml("t-transient", "dir", "/t-transient"), 0)
     provision.remove_pool(conn, "t-transient")
     assert provision.find_pool(conn, "t-transient") is None
 
 
 def test_remove_pool_undefines_a_persistent_inactive_pool():
     conn = libvirt.open("test:///default")
-    conn.storagePoolDefineXML(provision.render("pool.xml.j2", name="t-defined", type="dir",
-                                               target="/t-defined", source={}), 0)
+    conn.storagePoolDefineXML(provision.pool_xml("t-defined", "dir", "/t-defined"), 0)
     provision.remove_pool(conn, "t-defined")
     assert provision.find_pool(conn, "t-defined") is None

@@ -9,14 +9,15 @@ import grp
 import os
 import stat
 
-from lxml import etree
+
+from grader.core.xmlmodel import parse
 
 KVM_DEVICE = "/dev/kvm"
 
 
 def domain_type_from_capabilities(caps_xml: str) -> str:
     """"kvm" if a guest of the host's own architecture can run as a KVM domain, else "qemu"."""
-    root = etree.fromstring(caps_xml.encode())
+    root = parse(caps_xml)
     arch = root.findtext("host/cpu/arch")
     for guest in root.iterfind("guest"):
         guest_arch = guest.find("arch")

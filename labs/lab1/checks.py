@@ -10,7 +10,8 @@ from __future__ import annotations
 from grader.core.checks import Verdict, check, fail, passed, size
 from grader.core.evidence import Evidence, PoolEvidence
 from grader.core.i18n import Message
-from labs.lab1.names import DIR, DIR_PATH, ISCSI, SHARED
+
+from .names import DIR, DIR_PATH, ISCSI, SHARED
 
 NETFS_FORMATS = ("nfs", "glusterfs")
 ISCSI_TYPES = ("iscsi", "iscsi-direct")

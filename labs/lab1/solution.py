@@ -11,35 +11,30 @@ from __future__ import annotations
 
 import os
 import sys
-from xml.sax.saxutils import quoteattr
 
 import libvirt
 
 from grader.errors import UsageError
+from grader.provision import pool_xml
 
-from labs.lab1.names import DIR, DIR_PATH, ISCSI, SHARED, SHARED_PATH, VOLUME
+from .names import DIR, DIR_PATH, ISCSI, SHARED, SHARED_PATH, VOLUME
 
 
 def dir_pool_xml() -> str:
-    return f"<pool type='dir'><name>{DIR}</name><target><path>{DIR_PATH}</path></target></pool>"
+    return pool_xml(DIR, "dir", DIR_PATH)
 
 
 def netfs_pool_xml(host: str, path: str, fmt: str) -> str:
-    return (f"<pool type='netfs'><name>{SHARED}</name><source><host name={quoteattr(host)}/>"
-            f"<dir path={quoteattr(path)}/><format type={quoteattr(fmt)}/></source>"
-            f"<target><path>{SHARED_PATH}</path></target></pool>")
+    return pool_xml(SHARED, "netfs", SHARED_PATH, {"host": host, "dir": path, "format": fmt})
 
 
 def iscsi_pool_xml(portal: str, target: str, initiator: str | None) -> str:
     """`iscsi-direct` when an initiator IQN is given (no kernel initiator needed), else `iscsi`."""
     host, _, port = portal.partition(":")
-    port_attr = f" port={quoteattr(port)}" if port else ""
-    source = f"<host name={quoteattr(host)}{port_attr}/><device path={quoteattr(target)}/>"
+    source = {"host": host, "port": port, "devices": [target]}
     if initiator:
-        source += f"<initiator><iqn name={quoteattr(initiator)}/></initiator>"
-        return f"<pool type='iscsi-direct'><name>{ISCSI}</name><source>{source}</source></pool>"
-    return (f"<pool type='iscsi'><name>{ISCSI}</name><source>{source}</source>"
-            "<target><path>/dev/disk/by-path</path></target></pool>")
+        return pool_xml(ISCSI, "iscsi-direct", None, {**source, "initiator": initiator})
+    return pool_xml(ISCSI, "iscsi", "/dev/disk/by-path", source)
 
 
 def volume_xml(name: str, capacity: int) -> str:

@@ -4,11 +4,10 @@ The host's other pools are never touched, and neither is storage that is not lab
 and iSCSI pools (the course's export, the target's LUNs) are only stopped and undefined, and so
 is a `lab1-dir` that a student pointed somewhere else (it might be the host's image directory).
 """
-import libvirt
-
 from grader import provision
 from grader.core.xmlmodel import PoolXml
-from labs.lab1.names import DIR_PATH, POOLS
+
+from .names import DIR_PATH, POOLS
 
 
 def start(ctx) -> None:
@@ -24,7 +23,7 @@ def finish(ctx) -> None:
                 conn.storagePoolDefineXML(pool.XMLDesc(0), 0)
             provision.remove_pool(conn, name)
         elif pool is not None:
-            forget_pool(pool)
+            provision.forget_pool(pool)
 
 
 def _is_lab1_directory(pool) -> bool:
@@ -32,14 +31,3 @@ def _is_lab1_directory(pool) -> bool:
     view = PoolXml(pool.XMLDesc(0))
     return view.type == "dir" and (view.target_path or "").rstrip("/") == DIR_PATH
 
-
-def forget_pool(pool) -> None:
-    """Stop and undefine a pool without touching the storage behind it."""
-    try:
-        if pool.isActive():
-            pool.destroy()
-        if pool.isPersistent():
-            pool.undefine()
-    except libvirt.libvirtError as err:
-        if err.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_POOL:  # a transient pool is gone
-            raise

@@ -10,8 +10,9 @@ import posixpath
 
 from grader.core.checks import check, fail, passed, size
 from grader.core.evidence import Evidence, PoolEvidence, VolumeEvidence
-from labs.lab2.names import (CONVERTED, HUGE, OVERLAY, POOL, RAW, RAW_CAPACITY, THIN,
-                             THIN_CAPACITY)
+
+from .names import (CONVERTED, HUGE, OVERLAY, POOL, RAW, RAW_CAPACITY, THIN,
+                    THIN_CAPACITY)
 
 #: How each volume is made, for the feedback when it is missing (commands read the same in any language).
 HOW_TO_CREATE = {

@@ -12,8 +12,8 @@ import sys
 
 import libvirt
 
-from labs.lab2.names import (CONVERTED, HUGE, OVERLAY, POOL, RAW, RAW_CAPACITY, THIN,
-                             THIN_CAPACITY)
+from .names import (CONVERTED, HUGE, OVERLAY, POOL, RAW, RAW_CAPACITY, THIN,
+                    THIN_CAPACITY)
 
 
 def volume_xml(name: str, fmt: str, capacity: int, allocation: int = 0,

@@ -1,6 +1,7 @@
 """lab2's starting state: an empty, active directory pool `lab2` (starting again empties it)."""
 from grader import provision
-from labs.lab2.names import POOL, POOL_PATH
+
+from .names import POOL, POOL_PATH
 
 
 def start(ctx) -> None:

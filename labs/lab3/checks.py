@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from grader.core.checks import check, fail, passed, prepared_domain
 from grader.core.evidence import Evidence
-from labs.lab3.names import BRANCH, CLEAN, EXTERNAL, LIVE, RAW, RAW_VOLUME, VM
+
+from .names import BRANCH, CLEAN, EXTERNAL, LIVE, RAW, RAW_VOLUME, VM
 
 
 def _snapshot(ev: Evidence, domain: str, name: str, missing: str = "snapshot-missing"):

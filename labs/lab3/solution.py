@@ -11,7 +11,7 @@ import sys
 
 import libvirt
 
-from labs.lab3.names import BRANCH, CLEAN, EXTERNAL, LIVE, RAW, VM
+from .names import BRANCH, CLEAN, EXTERNAL, LIVE, RAW, VM
 
 #: An external, disk-only snapshot of vda; libvirt names the qcow2 overlay after the image.
 EXTERNAL_XML = ("<domainsnapshot><name>{name}</name>"

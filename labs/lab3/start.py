@@ -1,7 +1,8 @@
 """lab3's starting state: pool `lab3` with a qcow2 and a raw image, two shut-off domains."""
 from grader import provision
-from labs.lab3.names import (DOMAINS, POOL, POOL_PATH, RAW, RAW_CAPACITY, RAW_VOLUME, VM,
-                             VM_CAPACITY, VM_VOLUME)
+
+from .names import (DOMAINS, POOL, POOL_PATH, RAW, RAW_CAPACITY, RAW_VOLUME, VM,
+                    VM_CAPACITY, VM_VOLUME)
 
 
 def start(ctx) -> None:

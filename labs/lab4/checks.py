@@ -11,9 +11,10 @@ from __future__ import annotations
 from grader.core.checks import Verdict, check, fail, lab_nonce, partial, passed, prepared_domain
 from grader.core.evidence import DomainEvidence, Evidence, HostEvidence
 from grader.core.i18n import Message
-from labs.lab4.names import (COLD, COLD_CAPACITY, LIVE, SHARED_PATH, SHARED_POOL,
-                             SHARED_POOL_TYPES)
-from labs.lab4.views import live_nonce
+
+from .names import (COLD, COLD_CAPACITY, LIVE, SHARED_PATH, SHARED_POOL,
+                    SHARED_POOL_TYPES)
+from .views import live_nonce
 
 #: libvirt's VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN, as the job statistics report it.
 OPERATION_MIGRATION_IN = 4

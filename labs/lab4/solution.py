@@ -16,8 +16,12 @@ from urllib.parse import urlparse
 import libvirt
 from lxml import etree
 
+from grader.core.xmlmodel import parse
+
+from grader.provision import pool_xml
 from grader.reading.connection import quiet_libvirt
-from labs.lab4.names import COLD, LIVE, LOCAL_PATH, LOCAL_POOL, SHARED_POOL
+
+from .names import COLD, LIVE, LOCAL_PATH, LOCAL_POOL, SHARED_POOL
 
 # The functions below report libvirt's errors as exceptions; don't also print them to stderr.
 quiet_libvirt()
@@ -41,8 +45,7 @@ def local_pool(conn, name: str = LOCAL_POOL, path: str = LOCAL_PATH):
     """A directory pool on this host (created, built and started if missing)."""
     pool = _lookup(conn.storagePoolLookupByName, name)
     if pool is None:
-        xml = f"<pool type='dir'><name>{name}</name><target><path>{path}</path></target></pool>"
-        pool = conn.storagePoolDefineXML(xml, 0)
+        pool = conn.storagePoolDefineXML(pool_xml(name, "dir", path), 0)
         pool.setAutostart(1)
     if not pool.isActive():
         pool.build(0)
@@ -87,7 +90,7 @@ def cold_migrate(a, b, name: str = COLD) -> dict:
         return {}  # already moved
     if dom.isActive():
         dom.destroy()
-    root = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).encode())
+    root = parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
     pool_b = local_pool(b)
     copied = 0
     for source in root.xpath("./devices/disk[@device='disk']/source[@file]"):
@@ -106,8 +109,8 @@ def shared_pool(a, b, name: str = SHARED_POOL):
     """B's copy of A's netfs pool definition: same source, same target; started."""
     pool = _lookup(b.storagePoolLookupByName, name)
     if pool is None:
-        root = etree.fromstring(a.storagePoolLookupByName(name).XMLDesc(
-            libvirt.VIR_STORAGE_XML_INACTIVE).encode())
+        root = parse(a.storagePoolLookupByName(name).XMLDesc(
+            libvirt.VIR_STORAGE_XML_INACTIVE))
         for tag in ("uuid", "capacity", "allocation", "available"):
             for node in root.findall(tag):
                 root.remove(node)

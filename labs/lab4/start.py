@@ -11,10 +11,11 @@ import libvirt
 from grader import provision
 from grader.core.xmlmodel import parse
 from grader.errors import UsageError, one_line
-from labs.lab4 import share as shares
-from labs.lab4.names import (COLD, COLD_CAPACITY, COLD_VOLUME, DOMAINS, ISCSI_POOL, LIVE,
-                             LIVE_CAPACITY, LIVE_NS, LIVE_VOLUME, LOCAL_PATH, LOCAL_POOL,
-                             SHARED_PATH, SHARED_POOL, SHARED_POOL_TYPES, VOLUME_PREFIX)
+
+from . import share as shares
+from .names import (COLD, COLD_CAPACITY, COLD_VOLUME, DOMAINS, ISCSI_POOL, LIVE,
+                    LIVE_CAPACITY, LIVE_NS, LIVE_VOLUME, LOCAL_PATH, LOCAL_POOL,
+                    SHARED_PATH, SHARED_POOL, SHARED_POOL_TYPES, VOLUME_PREFIX)
 
 
 def start(ctx) -> None:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from grader.core.xmlmodel import Field, XmlView
-from labs.lab4.names import LIVE_NS
+
+from .names import LIVE_NS
 
 
 class LiveMarkerXml(XmlView):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from grader.core.checks import check, fail, passed, size
 from grader.core.evidence import Evidence, PoolEvidence
-from labs.lab5.disks import is_system_disk
-from labs.lab5.names import DATA, DATA_CAPACITY, DISK, SNAP, VG, VG_NAME, ZFS, ZVOL
+
+from .disks import is_system_disk
+from .names import DATA, DATA_CAPACITY, DISK, SNAP, VG, VG_NAME, ZFS, ZVOL
 
 
 def _pool(ev: Evidence, name: str, kind: str, missing: str, wrong_type: str) -> PoolEvidence:

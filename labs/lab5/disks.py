@@ -12,7 +12,8 @@ import re
 from typing import Mapping
 
 from grader.errors import UsageError
-from labs.lab5.names import DEFAULT_DISKS
+
+from .names import DEFAULT_DISKS
 
 #: Devices whose names end in a digit although they are whole disks: their partitions add `pN`.
 _NUMBERED = re.compile(r"^/dev/(?:nvme\d+n\d+|mmcblk\d+|loop\d+|nbd\d+|md\d+|zram\d+)$")

@@ -11,32 +11,29 @@ from __future__ import annotations
 
 import os
 import sys
-from xml.sax.saxutils import quoteattr
 
 import libvirt
 
-from labs.lab5.disks import partition_name, spare_disks
-from labs.lab5.names import (DATA, DATA_CAPACITY, DISK, MiB, SNAP, SNAP_COW, VG, VG_NAME, ZFS,
-                             ZPOOL, ZVOL, ZVOL_CAPACITY)
+from grader.provision import pool_xml
+
+from .disks import partition_name, spare_disks
+from .names import (DATA, DATA_CAPACITY, DISK, MiB, SNAP, SNAP_COW, VG, VG_NAME, ZFS,
+                    ZPOOL, ZVOL, ZVOL_CAPACITY)
 
 
 def disk_pool_xml(device: str) -> str:
     """A whole disk with a GPT partition table; its volumes are partitions (/dev/vdb1...)."""
-    return (f"<pool type='disk'><name>{DISK}</name><source><device path={quoteattr(device)}/>"
-            "<format type='gpt'/></source><target><path>/dev</path></target></pool>")
+    return pool_xml(DISK, "disk", "/dev", {"devices": [device], "format": "gpt"})
 
 
 def logical_pool_xml(device: str) -> str:
     """The LVM volume group lab5-vg on one disk; its volumes are logical volumes."""
-    return (f"<pool type='logical'><name>{VG}</name><source><device path={quoteattr(device)}/>"
-            f"<name>{VG_NAME}</name><format type='lvm2'/></source>"
-            f"<target><path>/dev/{VG_NAME}</path></target></pool>")
+    return pool_xml(VG, "logical", f"/dev/{VG_NAME}", {"devices": [device], "name": VG_NAME, "format": "lvm2"})
 
 
 def zfs_pool_xml(device: str) -> str:
     """The zpool lab5-zfs on one disk; its volumes are zvols (/dev/zvol/lab5-zfs/...)."""
-    return (f"<pool type='zfs'><name>{ZFS}</name><source><name>{ZPOOL}</name>"
-            f"<device path={quoteattr(device)}/></source></pool>")
+    return pool_xml(ZFS, "zfs", None, {"name": ZPOOL, "devices": [device]})
 
 
 def volume_xml(name: str, capacity: int, backing: str | None = None) -> str:
