@@ -46,9 +46,7 @@ def collect_student(lab, student: str, uris: dict[str, str], connections: dict |
 
 def grade_student(lab, student: str, uris: dict[str, str]):
     """One student graded as `grade --host` grades them: (result, evidence)."""
-    from grader.reading import batch
+    from grader import grading
     from grader.reading.student import Target
 
-    kept = []
-    [result] = batch.grade(lab, [Target(student, uris)], on_graded=lambda r, ev: kept.append(ev) or r)
-    return result, kept[0]
+    return grading.grade_one(lab, Target(student, uris))

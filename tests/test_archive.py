@@ -13,7 +13,8 @@ from classhelp import make_class
 from grader.classroom import archive, roster
 from grader.core.text import file_name
 from grader.core import labdef
-from grader.reading import batch, connection
+from grader import grading
+from grader.reading import connection
 from grader.cli.main import grade
 from grader.errors import EnvironmentProblem
 
@@ -107,7 +108,7 @@ def test_an_interrupted_run_leaves_complete_files_for_those_already_graded(tmp_p
         return result
 
     with pytest.raises(KeyboardInterrupt):
-        batch.grade(LAB, roster.load(path, LAB.roles).entries, connection.Limits(jobs=1),
+        grading.grade_many(LAB, roster.load(path, LAB.roles).entries, connection.Limits(jobs=1),
                     on_graded=on_result)
     files = sorted(p.name for p in target.results_dir.iterdir())
     assert files == sorted(f"{s}.json" for s in written)

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from classhelp import HungHost, make_class, simclass
 from grader.classroom import roster
 from grader.core import labdef
-from grader.reading import batch, connection
+from grader import grading
+from grader.reading import connection
 from grader.cli.main import grade
 
 LAB = labdef.load("lab3")
@@ -32,7 +33,7 @@ def entries(path):
 def test_every_student_of_a_class_gets_the_score_of_their_state(tmp_path):
     states = [simclass.state_of(i) for i in range(28)]
     seen = []
-    results = batch.grade(LAB, entries(make_class(tmp_path, states)), connection.Limits(jobs=8),
+    results = grading.grade_many(LAB, entries(make_class(tmp_path, states)), connection.Limits(jobs=8),
                                    on_graded=lambda r, ev: seen.append((r.student, ev.student)) or r)
     assert [r.student for r in results] == [f"s{i}-{s}" for i, s in enumerate(states)]  # roster order
     assert [r.score for r in results] == [simclass.STATES[s] for s in states]
@@ -43,7 +44,7 @@ def test_every_student_of_a_class_gets_the_score_of_their_state(tmp_path):
 def test_a_hung_host_is_abandoned_at_the_connect_timeout_and_the_rest_are_graded(tmp_path, hung):
     path = make_class(tmp_path, ["right", "untouched"], extra={"zed": hung.uri()})
     start = time.monotonic()
-    results = batch.grade(LAB, entries(path), connection.Limits(timeout=10, connect_timeout=1))
+    results = grading.grade_many(LAB, entries(path), connection.Limits(timeout=10, connect_timeout=1))
     took = time.monotonic() - start
     assert took < 2.5
     by = {r.student: r for r in results}
@@ -56,14 +57,14 @@ def test_a_hung_host_is_abandoned_at_the_connect_timeout_and_the_rest_are_graded
 def test_the_whole_host_deadline_bounds_a_host_too(tmp_path, hung):
     path = make_class(tmp_path, ["right"], extra={"zed": hung.uri()})
     start = time.monotonic()
-    results = batch.grade(LAB, entries(path), connection.Limits(timeout=0.5, connect_timeout=5))
+    results = grading.grade_many(LAB, entries(path), connection.Limits(timeout=0.5, connect_timeout=5))
     assert time.monotonic() - start < 1.5
     assert results[1].status == "unreachable" and "0.5 s" in results[1].error
 
 
 def test_a_refused_connection_is_unreachable_with_libvirts_reason(tmp_path):
     path = make_class(tmp_path, ["right"], extra={"off": "test+tcp://127.0.0.1:1/x.xml"})
-    results = batch.grade(LAB, entries(path))
+    results = grading.grade_many(LAB, entries(path))
     assert results[1].status == "unreachable"
     assert "Connection refused" in results[1].error
 
@@ -147,7 +148,7 @@ def test_a_host_that_hangs_half_way_through_reading_is_abandoned_in_time(labhost
     try:
         path = make_class(tmp_path, ["right"], extra={"stall": f"qemu+tcp://127.0.0.1:{proxy.port}/system"})
         start = time.monotonic()
-        results = batch.grade(LAB, entries(path), limits)
+        results = grading.grade_many(LAB, entries(path), limits)
         took = time.monotonic() - start
     finally:
         proxy.close()

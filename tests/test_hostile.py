@@ -114,7 +114,7 @@ def test_a_crash_while_processing_one_student_is_that_students_error(tmp_path, m
             raise MemoryError("simulated")
         return real(lab_, evidence, *args, **kwargs)
 
-    monkeypatch.setattr("grader.reading.batch.score", flaky)
+    monkeypatch.setattr("grader.grading.score", flaky)
     roster = make_class(tmp_path, ["right", "right", "untouched"])
     status, out, err = run(grade, "lab3", "--roster", roster, "--format", "json", "--out", tmp_path / "runs",
                            env={"LAB_LABS_DIR": ""})

@@ -10,7 +10,7 @@ import re
 from classhelp import make_class
 from grader.classroom import gradebook, roster
 from grader.core import labdef
-from grader.reading import batch
+from grader import grading
 from grader.classroom.progress import ClassProgress
 from grader import render
 from grader.core.results import LabRun
@@ -27,7 +27,7 @@ def class_run(tmp_path, lang="en", emails=True):
     path = make_class(tmp_path, ["right", "clean-running", "untouched"],
                       extra={"zoe": "test+tcp://127.0.0.1:1/x.xml"})
     entries = roster.load(path, LAB.roles).entries
-    results = batch.grade(LAB, entries, lang=lang)
+    results = grading.grade_many(LAB, entries, lang=lang)
     run = LabRun(lab="lab3", max_score=10, lang=lang, results=results)
     return run, {e.student: (e.email if emails else None) for e in entries}, entries
 

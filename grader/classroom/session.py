@@ -1,6 +1,6 @@
 """Grading a class from a roster into a run directory: the orchestration behind `grade --roster`.
 
-Reads the roster, grades every student (grader.reading.batch), writes each student's evidence
+Reads the roster, grades every student (grader.grading), writes each student's evidence
 and result as they arrive and every report at the end (grader.classroom.archive), optionally
 fills nbgrader's gradebook. Knows nothing of the command line: the CLI passes options in and
 prints what it gets back.
@@ -40,6 +40,7 @@ class ClassOptions:
     out: Path | None = None
     run_dir: Path | None = None
     gradebook: str | None = None
+    cwd: Path = field(default_factory=Path.cwd)   # where ./runs is, without --out or course.toml
 
 
 @dataclass
@@ -70,25 +71,42 @@ def limits_for(options: ClassOptions, course) -> Limits:
         connect_timeout=options.connect_timeout or defaults.connect_timeout)
 
 
-def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassOptions,
-                 progress_stream: TextIO, terminal: bool = False) -> ClassRun:
-    """Grade every student of the roster (or those a retry needs) into a new run directory."""
+def load_roster(lab: Lab, roster_path: Path, options: ClassOptions) -> roster.Roster:
+    """The class as the roster gives it, only the students asked for (--only)."""
     class_roster = roster.load(roster_path, lab.roles)
-    if options.students:
-        class_roster = class_roster.select(options.students)
-    runs_parent = options.out or (course.runs if course and course.runs else Path("runs"))
-    entries, previous, kept, missing = list(class_roster.entries), None, [], 0
-    if options.retry_unreachable:
-        entries, previous, kept, missing = _retry_plan(lab, runs_parent, class_roster)
-    limits = limits_for(options, course)
-    target = archive.RunDir.create(runs_parent, lab.id, exact=options.run_dir)
-    meta = {"lab": lab.id, "lang": lang, "roster": str(roster_path), "started": time.time(),
-            "state": "running", "students": class_roster.students(), "exercises": options.only,
+    return class_roster.select(options.students) if options.students else class_roster
+
+
+def runs_folder(options: ClassOptions, course) -> Path:
+    """Where a class's run directories go: --out, else course.toml's `runs`, else ./runs."""
+    return options.out or (course.runs if course and course.runs else options.cwd / "runs")
+
+
+def start_run(lab: Lab, course, class_roster: roster.Roster, lang: str, options: ClassOptions,
+              limits: Limits, **meta) -> tuple[archive.RunDir, dict]:
+    """The new run directory of a class run or a watch, with its run.json written: what was
+    asked (`meta` adds the state and what is particular to the run)."""
+    target = archive.RunDir.create(runs_folder(options, course), lab.id, exact=options.run_dir)
+    meta = {"lab": lab.id, "lang": lang, "roster": str(class_roster.source), "started": time.time(),
+            "students": class_roster.students(), "exercises": options.only,
             "emails": {e.student: e.email for e in class_roster.entries if e.email},
             "limits": {"jobs": limits.jobs, "timeout": limits.timeout,
                        "connect_timeout": limits.connect_timeout},
-            "retry_of": str(previous.path) if previous else None}
+            "retry_of": None, **meta}
     target.write_meta(meta)
+    return target, meta
+
+
+def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassOptions,
+                 progress_stream: TextIO, terminal: bool = False) -> ClassRun:
+    """Grade every student of the roster (or those a retry needs) into a new run directory."""
+    class_roster = load_roster(lab, roster_path, options)
+    entries, previous, kept, missing = list(class_roster.entries), None, [], 0
+    if options.retry_unreachable:
+        entries, previous, kept, missing = _retry_plan(lab, runs_folder(options, course), class_roster)
+    limits = limits_for(options, course)
+    target, meta = start_run(lab, course, class_roster, lang, options, limits, state="running",
+                             retry_of=str(previous.path) if previous else None)
     for result in kept:  # merged from the last run: copy its result and evidence unchanged
         target.copy_student(previous, result)
 
@@ -103,10 +121,10 @@ def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassO
             progress.update(result)
             return result
 
-        from grader.reading import batch  # libvirt is loaded only when hosts are read
+        from grader import grading  # libvirt is loaded only when hosts are read
 
         try:
-            new = batch.grade(lab, entries, limits, lang, options.only, on_graded)
+            new = grading.grade_many(lab, entries, limits, lang, options.only, on_graded)
         except BaseException:
             target.write_meta({**meta, "state": "interrupted", "finished": time.time()})
             raise

@@ -53,13 +53,14 @@ class Watch:
         allow_connections(sum(len(t.hosts) for t in self.targets))
 
     def poll(self) -> list[Change]:
-        from grader.reading import batch
+        from grader import grading
 
         def keep(result: StudentResult, evidence: Evidence) -> StudentResult:
             self.evidence[result.student] = evidence
             return result
 
-        results = batch.grade(self.lab, self.targets, self.limits, self.lang, self.only, keep, self.connections)
+        results = grading.grade_many(self.lab, self.targets, self.limits, self.lang, self.only, keep,
+                                     self.connections)
         with self.lock:
             self.results = {r.student: r for r in results}
             return self.timeline.update(results, self.clock())

@@ -7,6 +7,7 @@ inside a course directory whose course.toml names the roster (grader.classroom.c
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -62,56 +63,93 @@ from grader.errors import UsageError
               help="--watch: also serve a read-only page for the classroom screen (127.0.0.1 by default).")
 @click.option("--anonymous", is_flag=True, help="--watch: show counts without names (for projecting).")
 @handles_errors
-def grade(lab_id, hosts, roster, exercises, fmt, lang, from_evidence, save_evidence, student, jobs,
-          timeout, connect_timeout, only_students, retry_unreachable, out, run_dir, gradebook,
-          watch, interval, serve, anonymous):
+def grade(**given):
     """Grade LAB, read-only, on a student's host(s) or a whole class, with feedback per exercise."""
+    return run(current(), GradeOptions(**given))
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """What `grade` was asked, as typed: one field per option of the command above."""
+
+    lab_id: str
+    hosts: tuple[str, ...] = ()
+    roster: Path | None = None
+    exercises: tuple[str, ...] = ()
+    fmt: str = "table"
+    lang: str | None = None
+    from_evidence: Path | None = None
+    save_evidence: Path | None = None
+    student: str = "local"
+    jobs: int | None = None
+    timeout: float | None = None
+    connect_timeout: float | None = None
+    only_students: tuple[str, ...] = ()
+    retry_unreachable: bool = False
+    out: Path | None = None
+    run_dir: Path | None = None
+    gradebook: str | None = None
+    watch: bool = False
+    interval: float = 10.0
+    serve: str | None = None
+    anonymous: bool = False
+
+    def class_options(self, env: Environment, only: list[str] | None):
+        """The options a class run takes (grader.classroom.session.ClassOptions)."""
+        from grader.classroom.session import ClassOptions
+
+        students = [s.strip() for value in self.only_students for s in value.split(",") if s.strip()]
+        return ClassOptions(only=only, students=students, jobs=self.jobs, timeout=self.timeout,
+                            connect_timeout=self.connect_timeout, retry_unreachable=self.retry_unreachable,
+                            out=_path(env, self.out), run_dir=_path(env, self.run_dir),
+                            gradebook=self.gradebook, cwd=env.cwd)
+
+
+def run(env: Environment, opts: GradeOptions) -> ExitStatus:
+    """Which kind of grading was asked (one student, a class, an archived run, live), checked
+    for options that do not go together, then done."""
     from grader.classroom import courseconf
-    from grader.classroom.session import ClassOptions
 
-    env = current()
-    lab = labdef.for_environment(env.env).load(lab_id)
+    lab = labdef.for_environment(env.env).load(opts.lab_id)
     course = courseconf.current(env.cwd)
-    lang = check_language(lang or (course.lang if course else None), env.env)
-    only = [lab.exercise(e).id for e in exercises] or None
-    only_students = [s.strip() for value in only_students for s in value.split(",") if s.strip()]
-    options = ClassOptions(only=only, students=only_students, jobs=jobs, timeout=timeout,
-                           connect_timeout=connect_timeout, retry_unreachable=retry_unreachable,
-                           out=_path(env, out), run_dir=_path(env, run_dir), gradebook=gradebook)
+    lang = check_language(opts.lang or (course.lang if course else None), env.env)
+    only = [lab.exercise(e).id for e in opts.exercises] or None
+    options = opts.class_options(env, only)
 
-    watching = {"--interval": interval != 10.0, "--serve": serve, "--anonymous": anonymous}
-    if not watch and any(watching.values()):
+    watching = {"--interval": opts.interval != 10.0, "--serve": opts.serve, "--anonymous": opts.anonymous}
+    if not opts.watch and any(watching.values()):
         raise UsageError(f"{next(k for k, v in watching.items() if v)} goes with --watch")
-    if watch and (from_evidence or save_evidence or retry_unreachable or gradebook or fmt != "table"):
+    if opts.watch and (opts.from_evidence or opts.save_evidence or opts.retry_unreachable
+                       or opts.gradebook or opts.fmt != "table"):
         raise UsageError("--watch reads hosts live and shows a board: it takes no --from-evidence, "
                          "--save-evidence, --retry-unreachable, --gradebook or --format (its run "
                          "directory holds every format)")
-    if from_evidence and _path(env, from_evidence).is_dir():
+    from_evidence = _path(env, opts.from_evidence)
+    if from_evidence and from_evidence.is_dir():
         from grader.classroom.session import regrade_run
 
-        run, emails, timeline = regrade_run(lab, _path(env, from_evidence), lang, only)
-        _print(env, fmt, render.Report(run, lab, emails, timeline=timeline))
-        return graded(run.all_graded)
-    if roster and (hosts or from_evidence):
+        regraded, emails, timeline = regrade_run(lab, from_evidence, lang, only)
+        _print(env, opts.fmt, render.Report(regraded, lab, emails, timeline=timeline))
+        return graded(regraded.all_graded)
+    if opts.roster and (opts.hosts or from_evidence):
         raise UsageError("give either --roster (a class) or --host/--from-evidence (one student), not both")
-    roster_path = None if (hosts or from_evidence) else (_path(env, roster) or (course.roster if course else None))
+    roster_path = None if (opts.hosts or from_evidence) else (_path(env, opts.roster) or (course.roster if course else None))
     if roster_path is None:
-        class_only = {"--jobs": jobs, "--only": only_students, "--retry-unreachable": retry_unreachable,
-                      "--out": out, "--run-dir": run_dir, "--gradebook": gradebook}
+        class_only = {"--jobs": opts.jobs, "--only": options.students, "--retry-unreachable": opts.retry_unreachable,
+                      "--out": opts.out, "--run-dir": opts.run_dir, "--gradebook": opts.gradebook}
         used = [name for name, value in class_only.items() if value]
         if used:
             raise UsageError(f"{used[0]} grades a class: add --roster FILE (or run inside a course "
                              "directory whose course.toml names the roster)")
-        if watch:
-            return _watch_one(env, lab, hosts, lang, options, course, student, interval, serve, anonymous)
-        return _grade_one(env, lab, hosts, fmt, lang, only, _path(env, from_evidence),
-                          _path(env, save_evidence), student, options, course)
-    if save_evidence:
+        if opts.watch:
+            return _watch_one(env, lab, opts, lang, options, course)
+        return _grade_one(env, lab, opts, lang, only, options, course)
+    if opts.save_evidence:
         raise UsageError("--save-evidence is for one student; a class run archives every student's "
                          "evidence in its run directory")
-    if watch:
-        return _watch_class(env, lab, course, roster_path, lang, options, interval, serve, anonymous)
-    return _grade_class(env, lab, course, roster_path, fmt, lang, options)
+    if opts.watch:
+        return _watch_class(env, lab, opts, course, roster_path, lang, options)
+    return _grade_class(env, lab, course, roster_path, opts.fmt, lang, options)
 
 
 def _path(env: Environment, path: Path | None) -> Path | None:
@@ -121,33 +159,26 @@ def _path(env: Environment, path: Path | None) -> Path | None:
 
 # --- one student ---------------------------------------------------------------------------------
 
-def _grade_one(env, lab, hosts, fmt, lang, only, from_evidence, save_evidence, student, options,
-               course) -> ExitStatus:
+def _grade_one(env, lab, opts: GradeOptions, lang, only, options, course) -> ExitStatus:
     from grader.classroom.archive import atomic_write
     from grader.classroom.session import limits_for
     from grader.core.uris import parse_hosts
 
-    if from_evidence:
-        evidence = _load_evidence(from_evidence, lab.id)
+    if opts.from_evidence:
+        evidence = _load_evidence(_path(env, opts.from_evidence), lab.id)
         result = score(lab, evidence, lang, only)
     else:
-        from grader.reading import batch
+        from grader import grading
         from grader.reading.student import Target
 
-        uris = parse_hosts(hosts, lab.roles, env.env)
-        kept = {}
-
-        def keep(result, evidence):
-            kept["evidence"] = evidence
-            return result
-
-        [result] = batch.grade(lab, [Target(student, uris)], limits_for(options, course), lang, only, keep)
-        evidence = kept["evidence"]
-    if save_evidence:
-        atomic_write(save_evidence, evidence.to_json())
-    run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang, results=[result])
-    _print(env, fmt, render.Report(run, lab, single=True))
-    return graded(run.all_graded)
+        uris = parse_hosts(opts.hosts, lab.roles, env.env)
+        result, evidence = grading.grade_one(lab, Target(opts.student, uris), limits_for(options, course),
+                                             lang, only)
+    if opts.save_evidence:
+        atomic_write(_path(env, opts.save_evidence), evidence.to_json())
+    one = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang, results=[result])
+    _print(env, opts.fmt, render.Report(one, lab, single=True))
+    return graded(one.all_graded)
 
 
 def _load_evidence(path: Path, lab_id: str) -> Evidence:
@@ -187,38 +218,28 @@ def _grade_class(env, lab, course, roster_path, fmt, lang, options) -> ExitStatu
 
 # --- watched live ------------------------------------------------------------------------------
 
-def _watch_one(env, lab, hosts, lang, options, course, student, interval, serve, anonymous) -> ExitStatus:
+def _watch_one(env, lab, opts: GradeOptions, lang, options, course) -> ExitStatus:
     from grader.classroom.session import limits_for
     from grader.cli.watch import watch
     from grader.core.uris import parse_hosts
     from grader.reading.student import Target
 
-    targets = [Target(student, parse_hosts(hosts, lab.roles, env.env))]
-    return watch(env, lab, targets, lang, options, limits_for(options, course), interval, serve, anonymous)
+    targets = [Target(opts.student, parse_hosts(opts.hosts, lab.roles, env.env))]
+    return watch(env, lab, targets, lang, options, limits_for(options, course), opts.interval,
+                 opts.serve, opts.anonymous)
 
 
-def _watch_class(env, lab, course, roster_path, lang, options, interval, serve, anonymous) -> ExitStatus:
-    import time
-
-    from grader.classroom import archive, roster
-    from grader.classroom.session import limits_for
+def _watch_class(env, lab, opts: GradeOptions, course, roster_path, lang, options) -> ExitStatus:
+    from grader.classroom.session import limits_for, load_roster, start_run
     from grader.cli.watch import watch
 
-    class_roster = roster.load(roster_path, lab.roles)
-    if options.students:
-        class_roster = class_roster.select(options.students)
-    runs_parent = options.out or (course.runs if course and course.runs else env.cwd / "runs")
-    target = archive.RunDir.create(runs_parent, lab.id, exact=options.run_dir)
+    class_roster = load_roster(lab, roster_path, options)
     limits = limits_for(options, course)
-    meta = {"lab": lab.id, "lang": lang, "roster": str(roster_path), "started": time.time(),
-            "state": "watching", "watch": {"interval": interval}, "students": class_roster.students(),
-            "exercises": options.only, "emails": {e.student: e.email for e in class_roster.entries if e.email},
-            "limits": {"jobs": limits.jobs, "timeout": limits.timeout, "connect_timeout": limits.connect_timeout},
-            "retry_of": None}
-    target.write_meta(meta)
+    target, meta = start_run(lab, course, class_roster, lang, options, limits, state="watching",
+                             watch={"interval": opts.interval})
     emails = {e.student: e.email for e in class_roster.entries}
-    return watch(env, lab, list(class_roster.entries), lang, options, limits, interval, serve, anonymous,
-                 archive_to=target, meta=meta, emails=emails)
+    return watch(env, lab, list(class_roster.entries), lang, options, limits, opts.interval, opts.serve,
+                 opts.anonymous, archive_to=target, meta=meta, emails=emails)
 
 
 def _print(env: Environment, fmt: str, report: render.Report) -> None:

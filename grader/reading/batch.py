@@ -2,9 +2,10 @@
 
 Reading a host is mostly waiting on the network, and the libvirt binding releases the GIL around
 every call, so threads (many more than cores) are the right tool; `Limits.jobs` bounds them.
-Each worker reads one student (grader.reading.student); the coordinator processes (scores) each
-evidence as it arrives. Scoring in the workers was tried: 200 threads fighting over the GIL made
-a class 10 % slower, for nothing, since what one host may serve is capped.
+Each worker reads one student (grader.reading.student); the coordinator hands each evidence to
+its caller as it arrives (grader.grading scores it there). Scoring in the workers was tried: 200
+threads fighting over the GIL made a class 10 % slower, for nothing, since what one host may
+serve is capped.
 
 The coordinator keeps time. It drains every message that has arrived before it looks at
 deadlines, so a student whose answer is already queued is never marked unreachable because
@@ -17,18 +18,15 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence, TypeVar
+from typing import Iterator, Sequence
 
 from grader.core.evidence import Evidence
 from grader.core.labdef import Lab
-from grader.core.results import ERROR, UNREACHABLE, StudentResult
-from grader.core.scoring import score
+from grader.core.results import ERROR, UNREACHABLE
 from grader.errors import HostUnreachable, one_line
 from grader.reading import connection
 from grader.reading.limits import Limits
 from grader.reading.student import Target, read_student
-
-T = TypeVar("T")
 
 
 class ConnectionCache:
@@ -110,29 +108,18 @@ def error_evidence(lab: Lab, target: Target, errors: dict[str, dict]) -> Evidenc
 
 
 def read_many(lab: Lab, targets: Sequence[Target], limits: Limits,
-              process: Callable[[Evidence], T], connections: ConnectionCache | None = None) -> list[T]:
-    """Read every target; `process` each evidence in the calling thread as it arrives, and keep
-    what it returns (a small result, not every host's evidence). Returns those, in target order.
+              connections: ConnectionCache | None = None) -> Iterator[tuple[int, Evidence]]:
+    """Read every target; yield (its index in `targets`, its evidence) as each arrives. A host
+    that cannot be read, or misses its deadline, gives evidence that says so (`errors`).
 
-    A `process` that raises for one student processes that student's error instead."""
+    The caller may take its time with each evidence (score it, archive it): deadlines are
+    judged only once every message that arrived meanwhile is drained."""
     connection.ensure_event_loop()
     inbox: queue.Queue = queue.Queue()
-    running: dict[str, _Running] = {}
-    done: dict[str, T] = {}
+    running: dict[int, _Running] = {}
+    ready: list[tuple[int, Evidence]] = []
 
-    def safe(target: Target, evidence: Evidence) -> T:
-        try:
-            return process(evidence)
-        except Exception as err:  # noqa: BLE001 - one student's crash is that student's result
-            message = one_line(f"could not process what the host sent: {type(err).__name__}: {err}")
-            return process(error_evidence(lab, target, {lab.roles[0]: {"kind": ERROR, "message": message}}))
-
-    def deliver(key: str, evidence: Evidence) -> None:
-        state = running.pop(key)
-        done[key] = safe(state.target, evidence)
-
-    def start(index: int, target: Target) -> None:
-        key = f"{index}"
+    def start(key: int, target: Target) -> None:
         now = time.monotonic()
         state = _Running(target, started=now, phase_started=now)
         state.due = state.deadline(limits)
@@ -152,7 +139,7 @@ def read_many(lab: Lab, targets: Sequence[Target], limits: Limits,
 
         threading.Thread(target=work, name=f"read-{target.student}"[:60], daemon=True).start()
 
-    def handle(kind: str, key: str, payload) -> None:
+    def handle(kind: str, key: int, payload) -> None:
         if key not in running:
             return                                       # late news of an abandoned student
         if kind == "phase":
@@ -161,46 +148,36 @@ def read_many(lab: Lab, targets: Sequence[Target], limits: Limits,
             state.phase, state.role, state.phase_started = phase, role, at
             state.due = state.deadline(limits)
         else:
-            deliver(key, payload)
+            del running[key]
+            ready.append((key, payload))
 
-    order = [f"{i}" for i in range(len(targets))]
+    def drain() -> None:
+        while True:
+            try:
+                handle(*inbox.get_nowait())
+            except queue.Empty:
+                return
+
     pending = list(enumerate(targets))
-    while pending or running:
+    while pending or running or ready:
+        while ready:           # the caller's time with each one is not the hosts' time
+            yield ready.pop(0)
+            drain()
         while pending and len(running) < max(1, limits.jobs):
             start(*pending.pop(0))
+        if not running:
+            continue
         next_due = min(r.due for r in running.values())
         try:
             handle(*inbox.get(timeout=max(0.0, min(next_due - time.monotonic(), 3600))))
         except queue.Empty:
             pass
-        while True:            # process what arrived while processing, until none is waiting:
-            try:               # only then judge deadlines
-                handle(*inbox.get_nowait())
-            except queue.Empty:
-                break
+        drain()                # what arrived meanwhile, until none is waiting: only then deadlines
         now = time.monotonic()
         for key, state in list(running.items()):
             if now >= state.due:
                 state.cancelled.set()
                 if connections is not None and state.phase == "reading":
                     connections.forget(state.target.hosts.get(state.role or lab.roles[0], ""))
-                deliver(key, error_evidence(lab, state.target, state.overdue_error(limits, lab.roles)))
-    return [done[key] for key in order]
-
-
-#: Called with each result and its evidence as they arrive; returns the result to keep (the
-#: same one, or one that says what went wrong while handling it, e.g. archiving).
-OnGraded = Callable[[StudentResult, Evidence], StudentResult]
-
-
-def grade(lab: Lab, targets: Sequence[Target], limits: Limits = Limits(), lang: str = "en",
-          only: list[str] | None = None, on_graded: OnGraded | None = None,
-          connections: ConnectionCache | None = None) -> list[StudentResult]:
-    """Read and score every target; results in target order, each result with its evidence also
-    handed to `on_graded` as it arrives (to be archived at once)."""
-
-    def process(evidence: Evidence) -> StudentResult:
-        result = score(lab, evidence, lang, only)
-        return on_graded(result, evidence) if on_graded else result
-
-    return read_many(lab, targets, limits, process, connections)
+                del running[key]
+                ready.append((key, error_evidence(lab, state.target, state.overdue_error(limits, lab.roles))))

@@ -79,8 +79,3 @@ def get(name: str) -> Renderer:
 def render(name: str, report: Report) -> str:
     return get(name).render(report)
 
-
-def archive(report: Report) -> Iterator[tuple[str, str]]:
-    """Every file of every renderer, as (path inside the run directory, text)."""
-    for name in REGISTRY:
-        yield from get(name).outputs(report)
