@@ -35,7 +35,7 @@ def labhosts() -> LabHosts:
         env = _labhosts.environment()
     except LabError as err:
         pytest.fail(f"lab hosts could not start: {err}", pytrace=False)
-    _finish_every_lab(env)
+    _finish_every_lab(env, kernel=False)
     return LabHosts(env)
 
 
@@ -80,23 +80,25 @@ def vmhosts() -> VMHosts:
         env = _labhosts.environment(settings)
     except LabError as err:
         pytest.fail(f"VM hosts could not start: {err}", pytrace=False)
-    _finish_every_lab(env)
+    _finish_every_lab(env, kernel=True)
     yield VMHosts(env, lab_env)
     if not already:
         _labhosts.down(None, settings=settings)
 
 
-def _finish_every_lab(env: dict) -> None:
+def _finish_every_lab(env: dict, kernel: bool) -> None:
     """Start the session with no lab's objects on a and b: lab hosts keep their state between
-    runs, and one lab's leftovers (lab4's pool on the shared export) would block another's."""
+    runs, and one lab's leftovers (lab4's pool on the shared export) would block another's.
+    Each lab that can run on this kind of host, by its [needs] (light hosts share this
+    machine's kernel: no lab that needs its own)."""
     from grader.core import labdef
     from grader.provision import StartContext
     from grader.reading import connection
 
-    uris = {"A": env["LAB_URI_A"], "B": env["LAB_URI_B"]}
-    for lab_id in labdef.available():
-        lab = labdef.load(lab_id)
-        conns = {role: connection.open_bounded(uris[role], write=True) for role in lab.roles}
+    for lab in labdef.DEFAULT.all():
+        if lab.needs.kernel and not kernel:
+            continue
+        conns = {role: connection.open_bounded(env[f"LAB_URI_{role}"], write=True) for role in lab.roles}
         try:
             lab.module("start").finish(StartContext(lab=lab.id, conns=conns, env=env))
         finally:
@@ -149,7 +151,7 @@ def cleanup():
             pass
 
 
-# --- coverage meta-tests (tests/test_zz_coverage.py), as virtinst's tests do -------------------
+# --- coverage meta-tests (tests/test_meta_coverage.py), as virtinst's tests do -------------------
 
 #: What this test session exercised: XML fields that gave a value, catalog keys rendered.
 EXERCISED = {"fields": set(), "messages": set()}
@@ -190,11 +192,21 @@ def _record_what_tests_exercise():
         cls.__get__ = original
 
 
+@pytest.fixture(scope="session")
+def at_session_end(_record_what_tests_exercise):
+    """Checks that count what the whole session did: a meta-test registers one (a function of
+    what was exercised, returning a failure message or None) and it runs here when the session
+    ends, after every test, whatever order they ran in. A failure is reported at teardown."""
+    checks = []
+    yield checks.append
+    failures = [failure for check in checks if (failure := check(_record_what_tests_exercise))]
+    if failures:
+        pytest.fail("\n".join(failures), pytrace=False)
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """The coverage meta-tests run last, after everything they count."""
-    last = [i for i in items if i.module.__name__ == "test_zz_coverage"]
-    # VM-host tests together, just before: their guests are booted once and stopped after, by
-    # the one VM-host test named test_zz_... (it checks that `down` leaves nothing).
-    vm = [i for i in items if "vmhosts" in getattr(i, "fixturenames", ()) and i not in last]
+    """VM-host tests together, at the end: their guests are booted once and stopped after, by
+    the one VM-host test named test_zz_... (it checks that `down` leaves nothing)."""
+    vm = [i for i in items if "vmhosts" in getattr(i, "fixturenames", ())]
     vm.sort(key=lambda i: i.name.startswith("test_zz_"))
-    items[:] = [i for i in items if i not in last and i not in vm] + vm + last
+    items[:] = [i for i in items if i not in vm] + vm
