@@ -138,6 +138,28 @@ def test_the_lab_hosts_are_ready_for_every_lab_but_lab5(labhosts):
 
 
 @pytest.mark.labhost
+def test_a_new_lab_folder_is_judged_by_its_own_needs(labhosts, tmp_path):
+    """A lab6 folder (the engine's toy lab, copied) with its [needs]: the doctor checks it with
+    no change in grader/, from LAB_LABS_DIR."""
+    import shutil
+
+    from toyhelp import LABS_DIR
+
+    def lab6(folder: str, pools: str) -> dict:
+        shutil.copytree(LABS_DIR / "toy", tmp_path / folder / "lab6")
+        toml = tmp_path / folder / "lab6" / "lab.toml"
+        toml.write_text(toml.read_text().replace('id = "toy"', 'id = "lab6"').replace('A = ["dir"]', pools))
+        return {**labhosts.env, "LAB_LABS_DIR": str(tmp_path / folder)}
+
+    status, out, err = _doctor(env=lab6("zfs", 'A = ["dir", "zfs"]'))
+    assert status == 1, out + err
+    assert "A  FAIL  lab6 defines a zfs pool, which this libvirt does not support" in out
+    assert out.strip().endswith("cannot run here: lab6") and "lab3" not in out
+    status, out, err = _doctor(env=lab6("dir", 'A = ["dir"]'))
+    assert status == 0 and out.strip().endswith("ready for lab6"), out + err
+
+
+@pytest.mark.labhost
 def test_the_doctor_only_reads_a_read_only_socket_serves_it_all(labhosts):
     socket = Settings.from_env().host_dir("a") / "run" / "libvirt-sock-ro"
     status, out, err = _doctor("--host", f"qemu+unix:///system?socket={socket}", "--lab", "lab3",

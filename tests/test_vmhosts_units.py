@@ -53,14 +53,14 @@ def test_each_guest_gets_its_identity_disks_and_accelerator(tmp_path):
     assert "modprobe.blacklist=kvm_amd,kvm_intel,kvm" in append   # TCG: domains use type qemu
     assert argv[argv.index("-uuid") + 1] == "3f2c1d7e-0000-4000-8000-000000000002"
     drives = [argv[i + 1] for i, a in enumerate(argv) if a == "-drive"]
-    assert len(drives) == 1 + vm.SPARE_DISKS
+    assert len(drives) == 1 + vm.spare_disk_count()
     devices = [argv[i + 1] for i, a in enumerate(argv) if a == "-device"]
     disks = [d for d in devices if d.startswith("virtio-blk-pci")]
     # The guest names virtio disks in PCI order: root on the lowest slot is /dev/vda, and the
     # spare disks follow as /dev/vdb, vdc, vdd, the LAB_DISKS lab5 erases.
     slots = [int(dict(p.split("=") for p in d.split(",")[1:])["addr"], 16) for d in disks]
     assert [d.split(",")[1] for d in disks] == ["drive=root"] + [
-        f"drive=spare{i}" for i in range(1, vm.SPARE_DISKS + 1)]
+        f"drive=spare{i}" for i in range(1, vm.spare_disk_count() + 1)]
     assert slots == sorted(slots) and len(set(slots)) == len(slots)
     assert "serial=lab-spare-1" in disks[1]
     other = [d for d in devices if not d.startswith("virtio-blk-pci")]
@@ -91,6 +91,27 @@ def test_vm_environment_uris_are_loopback_and_name_the_disks(tmp_path):
     assert env["LAB_SHARE_HOST"] == env["LAB_ISCSI_HOST"] == "10.77.0.2"  # for guests' pools only
     assert env["LAB_MIGRATE_FLAGS"] == ""
     assert "127.0.0.1" in env["LAB_SSH_A"] and "-p 17611" in env["LAB_SSH_A"]
+
+
+def test_vm_hosts_get_the_spare_disks_the_labs_needs_ask_for(tmp_path, monkeypatch):
+    """LAB_DISKS comes from the labs' [needs]: a course whose lab erases four disks gets four."""
+    import shutil
+
+    from toyhelp import LABS_DIR
+
+    labs = tmp_path / "labs"
+    shutil.copytree(LABS_DIR / "toy", labs / "lab6")
+    toml = labs / "lab6" / "lab.toml"
+    toml.write_text(toml.read_text().replace('id = "toy"', 'id = "lab6"').replace(
+        '[needs]\n', '[needs]\ndisks = 4\nkernel = true\n'))
+    monkeypatch.setenv("LAB_LABS_DIR", str(labs))
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path / "home"), "LAB_PORT_BASE": "17600"})
+    (tmp_path / "home" / "vm").mkdir(parents=True)
+    (tmp_path / "home" / "vm" / "storage").write_text("a")
+    assert vm.spare_disk_count() == 4
+    assert vm.environment(settings, ["a"])["LAB_DISKS"] == "/dev/vdb /dev/vdc /dev/vdd /dev/vde"
+    monkeypatch.delenv("LAB_LABS_DIR")
+    assert vm.spare_disk_count() == 3            # the course's own labs: lab5's three
 
 
 def test_light_hosts_print_their_migration_flags(tmp_path, monkeypatch):
@@ -163,7 +184,7 @@ def test_a_new_image_gives_a_fresh_root_and_blank_spare_disks(tmp_path):
         with open(image.root, "wb") as f:
             f.truncate(1 << 20)
     hdir = vm._prepare(settings, "a", old)
-    spares = [hdir / f"spare{i}.qcow2" for i in range(1, vm.SPARE_DISKS + 1)]
+    spares = [hdir / f"spare{i}.qcow2" for i in range(1, vm.spare_disk_count() + 1)]
     for disk in spares:
         disk.write_bytes(b"a lab5 label")        # what the old root's pools wrote
     vm._prepare(settings, "a", old)

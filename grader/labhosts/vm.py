@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -38,15 +39,28 @@ MEMORY_MIB = 1536
 #: vCPUs per guest. Under TCG each vCPU is a host thread: two guests of one vCPU each keep
 #: this 2-core machine busy without starving each other (with two each, both boot slower).
 CPUS = {"kvm": 2, "tcg": 1}
-SPARE_DISKS = 3
 SPARE_SIZE = "1G"
-DISK_NAMES = tuple(f"/dev/vd{chr(ord('b') + i)}" for i in range(SPARE_DISKS))
 LINK_NET = "10.77.0"
 SHARE_PATH = "/srv/share"
 ISCSI_TARGET = "iqn.2026-12.lab.kvm-storage:shared"
 USER_MAC = "52:54:00:12:34:56"   # matched by the image's 10-user.network
 #: PCI slots of the guest's devices; the spare disks follow the root disk's slot.
 PCI_SLOT = {"root": 0x04, "user": 0x10, "link": 0x11, "rng": 0x12}
+#: Spare disks take the slots after the root disk's, up to the first NIC's.
+MAX_SPARE_DISKS = PCI_SLOT["user"] - PCI_SLOT["root"] - 1
+
+
+def spare_disk_count(env=None) -> int:
+    """As many spare disks as the labs' [needs] ask for at most (lab5 erases three)."""
+    from grader.core import labdef
+
+    wanted = max((lab.needs.disks for lab in labdef.for_environment(env or os.environ).all()), default=0)
+    return min(wanted, MAX_SPARE_DISKS)
+
+
+def disk_names(count: int) -> tuple[str, ...]:
+    """The spare disks as the guest names them (LAB_DISKS): after the root disk /dev/vda."""
+    return tuple(f"/dev/vd{chr(ord('b') + i)}" for i in range(count))
 #: Two TCG guests booting side by side on 2 cores took 45-50 s here; leave room for a busy CI.
 BOOT_TIMEOUT = {"kvm": 120.0, "tcg": 400.0}
 #: How long a Linux kernel may take to reach its first panic under KVM before we call KVM broken.
@@ -208,7 +222,7 @@ def _stop_switch(settings: Settings) -> None:
 
 def _spare_disks(hdir: Path) -> list[Path]:
     """The spare disks' files, in the order the guest names them (LAB_DISKS)."""
-    return [hdir / f"spare{i}.qcow2" for i in range(1, SPARE_DISKS + 1)]
+    return [hdir / f"spare{i}.qcow2" for i in range(1, spare_disk_count() + 1)]
 
 
 def _prepare(settings: Settings, name: str, image: vmimage.Image) -> Path:
@@ -448,7 +462,7 @@ def environment(settings: Settings, up_names: list[str]) -> dict[str, str]:
         "LAB_SHARE_FORMAT": "nfs",
         "LAB_ISCSI_HOST": link_address(storage),
         "LAB_ISCSI_TARGET": ISCSI_TARGET,
-        "LAB_DISKS": " ".join(DISK_NAMES),
+        "LAB_DISKS": " ".join(disk_names(spare_disk_count())),
         # Each guest's name resolves on the link (/etc/hosts), so libvirt's default works.
         "LAB_MIGRATE_FLAGS": "",
     })
