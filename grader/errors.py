@@ -6,6 +6,8 @@ to do.
 """
 from __future__ import annotations
 
+from grader.core.text import one_line as _one_line
+
 #: Reports cut libvirt's (or a modified libvirtd's) error messages to this many characters.
 MAX_REASON = 300
 
@@ -33,6 +35,4 @@ class CollectError(LabError):
 def one_line(err: BaseException | str, limit: int = MAX_REASON) -> str:
     """An error (often libvirt's multi-line text, maybe a hostile host's) as one printable line
     of at most `limit` characters."""
-    from grader.core.text import one_line as fold
-
-    return fold(err, limit)
+    return _one_line(err, limit)

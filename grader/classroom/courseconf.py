@@ -4,7 +4,7 @@ A course directory has a `course.toml` at its root; `grade` looks for it in the 
 directory and then upward, as git looks for `.git`. Every key is optional; paths are relative
 to the directory holding `course.toml`:
 
-    roster = "roster.csv"          # CSV or Ansible inventory (see grader.roster)
+    roster = "roster.csv"          # CSV or Ansible inventory (see grader.classroom.roster)
     runs = "runs"                  # where each run's directory is written
     jobs = 64                      # hosts graded at once
     timeout = 20                   # seconds per host, connecting and reading included

@@ -1,7 +1,7 @@
 """Evidence: what the grader read from a student's hosts, as plain data that round-trips JSON.
 
 Raw libvirt XML is kept as it came, plus the few facts libvirt gives only through calls (state,
-persistence, autostart, current snapshot, job statistics). Parsed views (grader.xmlmodel) are
+persistence, autostart, current snapshot, job statistics). Parsed views (grader.core.xmlmodel) are
 derived from the XML on demand, so an evidence file regrades offline exactly as it graded live.
 """
 from __future__ import annotations

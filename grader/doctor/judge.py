@@ -83,8 +83,8 @@ def _host(facts: HostFacts, labs: list[Lab]) -> list[Finding]:
                                      f"install {fix}, then restart libvirtd (or virtstoraged)", (lab.id,)))
     if facts.libvirt < EXTERNAL_REVERT:
         found.append(Finding(role, "info", f"libvirt {_version(facts.libvirt)} cannot revert to external "
-                                           "snapshots (9.7 can); lab3 never does, virt-manager 5 then "
-                                           "takes internal ones"))
+                                           "snapshots (9.7 can): revert to internal ones there (virt-manager 5 "
+                                           "then takes internal ones too)"))
     return found
 
 
