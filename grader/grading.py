@@ -9,7 +9,7 @@ evidence is scored or handled becomes that student's `error`, never the class's.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from grader.core.evidence import Evidence
 from grader.core.labdef import Lab
@@ -27,19 +27,23 @@ OnGraded = Callable[[StudentResult, Evidence], StudentResult]
 
 def grade_many(lab: Lab, targets: Sequence[Target], limits: Limits = Limits(), lang: str = "en",
                only: list[str] | None = None, on_graded: OnGraded | None = None,
-               connections: batch.ConnectionCache | None = None) -> list[StudentResult]:
+               connections: batch.ConnectionCache | None = None,
+               expected: Mapping[str, str] | None = None) -> list[StudentResult]:
     """Read and score every target; the results in target order."""
     results: dict[int, StudentResult] = {}
     for index, evidence in batch.read_many(lab, targets, limits, connections):
+        evidence.expected = dict(expected or {})
         results[index] = _scored(lab, targets[index], evidence, lang, only, on_graded)
     return [results[i] for i in range(len(targets))]
 
 
 def grade_one(lab: Lab, target: Target, limits: Limits = Limits(), lang: str = "en",
-              only: list[str] | None = None) -> tuple[StudentResult, Evidence]:
+              only: list[str] | None = None,
+              expected: Mapping[str, str] | None = None) -> tuple[StudentResult, Evidence]:
     """One student, read and scored now: the result and the evidence it was scored from."""
     kept: list[Evidence] = []
-    [result] = grade_many(lab, [target], limits, lang, only, lambda r, ev: kept.append(ev) or r)
+    [result] = grade_many(lab, [target], limits, lang, only, lambda r, ev: kept.append(ev) or r,
+                          expected=expected)
     return result, kept[0]
 
 

@@ -148,7 +148,9 @@ def _wait(driver, script: str, timeout: float = 120, what: str = ""):
     raise AssertionError(f"timed out waiting for {what or script}")
 
 
-NOTEBOOK = "const nb = window.jupyterapp.shell.currentWidget; "
+#: The notebook JupyterLab shows; until the app itself has loaded (slow on a busy machine) the
+#: scripts below see no app and wait, instead of failing on an undefined one.
+NOTEBOOK = "const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget; "
 
 
 def _run_cell_from_keyboard(driver, index: int) -> str:

@@ -43,20 +43,48 @@ def host_file(tmp_path, *pools: str) -> str:
     return f"test://{path}"
 
 
-def graded(uri: str, lang: str = "en") -> dict:
+def graded(uri: str, lang: str = "en", marker: str | None = None, listed: str | None = None) -> dict:
+    """The exercises' results; `marker` is the share marker's reference the grader is given,
+    `listed` the ctime of the marker file lab1-shared shows (the test driver has no file times)."""
     lab = labdef.load("lab1")
-    result = score(lab, collect_student(lab, "s", {"A": uri}), lang)
-    return {e.id: e for e in result.exercises}
+    evidence = collect_student(lab, "s", {"A": uri})
+    if marker:
+        evidence.expected = {"share_marker": marker}
+    if listed:
+        evidence.host().pools["lab1-shared"].volumes["kvm-storage-lab.marker"] = VolumeEvidence(
+            "kvm-storage-lab.marker", "<volume><name>kvm-storage-lab.marker</name><target>"
+            "<path>/var/lib/libvirt/lab1-shared/kvm-storage-lab.marker</path>"
+            f"<timestamps><ctime>{listed}</ctime></timestamps></target></volume>")
+    return {e.id: e for e in score(lab, evidence, lang).exercises}
+
+
+MARKER = "kvm-storage-lab.marker@1796668500.186554755"
 
 
 def test_nfs_export_and_kernel_iscsi_pool_get_full_marks(tmp_path):
     uri = host_file(tmp_path, NFS.format(format="nfs"),
                     KERNEL_ISCSI.format(device="iqn.2024-01.org.example:course", luns=LUN))
-    got = graded(uri)
+    got = graded(uri, marker=MARKER, listed="1796668500.186554755")
     assert (got["pool-netfs"].score, got["pool-netfs"].messages) == (2, ["shared-ok"])
     assert "nfs.example.com:/exports/course" in got["pool-netfs"].feedback
     assert (got["pool-iscsi"].score, got["pool-iscsi"].messages) == (2, ["iscsi-ok"])
     assert "unit:0:0:1" in got["pool-iscsi"].feedback
+
+
+@pytest.mark.parametrize("marker,listed,key,words", [
+    (MARKER, None, "shared-no-marker", "virsh pool-refresh lab1-shared"),
+    (MARKER, "1796668999.000000001", "shared-other-marker", "a local directory, not the export"),
+    (None, None, "shared-unverified", "share_marker"),
+    (None, "1796668500.186554755", "shared-unverified", "share_marker"),
+])
+def test_a_netfs_pool_that_does_not_show_the_exports_marker_earns_half(tmp_path, marker, listed, key, words):
+    """A pool's definition is a claim (a local mount under the export's name starts it too):
+    full marks need the course's marker, with the ctime the grader was given."""
+    got = graded(host_file(tmp_path, NFS.format(format="nfs")), marker=marker, listed=listed)["pool-netfs"]
+    assert (got.score, got.messages) == (1, [key])
+    assert words in got.feedback
+    got_es = graded(host_file(tmp_path, NFS.format(format="nfs")), "es", marker, listed)["pool-netfs"]
+    assert got_es.feedback != got.feedback and "lab1-shared" in got_es.feedback
 
 
 @pytest.mark.parametrize("pool,exercise,key", [

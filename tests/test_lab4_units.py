@@ -13,7 +13,7 @@ from grader.cli.exits import ExitStatus
 from grader.errors import UsageError
 from grader.core.evidence import Evidence
 from grader.core.scoring import score
-from labs.lab4 import share
+from grader.core import share
 
 FIXTURES = labdef.DEFAULT.folder / "lab4" / "fixtures"
 
@@ -34,7 +34,7 @@ def test_share_option_wins_over_environment():
 
 
 @pytest.mark.parametrize("option,env,message", [
-    (None, {}, "lab4 needs the course's shared export"),
+    (None, {}, "the course's shared export is needed for lab4-shared"),
     ("vm:/labshare", {}, "malformed --share 'vm:/labshare'"),
     ("cifs://vm/share", {}, "share format 'cifs' is not one of nfs, glusterfs"),
     (None, {"LAB_SHARE_HOST": "vm"}, "must all be set"),
@@ -99,22 +99,42 @@ def _live_b(data: dict) -> dict:
     return data["hosts"]["B"]["domains"]["lab4-live"]
 
 
-def test_marker_lost_after_an_incoming_migration_is_half_and_says_it_was_restarted():
+def test_started_again_after_an_incoming_migration_is_half_and_says_so():
+    """libvirt's reason is `booted` once the domain is started again; the completed-job
+    statistics (which outlive destroy and start) explain how it got there."""
     data = _solved()
     dom = _live_b(data)
-    assert dom["job_stats"]["operation"] == 4  # libvirt's "incoming migration"
-    dom["xml"] = dom["xml"].replace("live:live", "live:gone")
+    assert dom["reason"] == "migrated" and dom["job_stats"]["operation"] == 4  # incoming migration
+    dom["reason"] = "booted"
     got = _grade(data)["live-migrate"]
     assert (got.score, got.messages) == (2, ["live-restarted-after-migration"])
-    assert "restarted after arriving" in got.feedback
+    assert "started again after arriving" in got.feedback
 
 
-def test_marker_present_without_job_statistics_is_still_full_marks():
-    """After B's libvirtd restarts the statistics are gone; the marker alone decides."""
+def test_the_state_reason_decides_without_job_statistics():
+    """After B's libvirtd restarts the statistics are gone; libvirt keeps the reason."""
     data = _solved()
     _live_b(data)["job_stats"] = None
     got = _grade(data)["live-migrate"]
     assert (got.score, got.messages) == (4, ["live-ok"])
+
+
+@pytest.mark.parametrize("reason,message,words", [
+    ("booted", "live-cold-move", "state reason: booted"),
+    ("unpaused", "live-interrupted", "suspended and resumed"),
+    ("restored", "live-interrupted", "saved and restored"),
+    (None, "live-cold-move", "state reason: unknown"),
+])
+def test_a_domain_not_running_because_it_migrated_earns_half(reason, message, words):
+    """Whatever its XML or metadata say (the live-only marker can be set by hand), a domain whose
+    reason is not `migrated` did not arrive live, or its live run was interrupted since."""
+    data = _solved()
+    dom = _live_b(data)
+    dom["reason"], dom["job_stats"] = reason, None
+    got = _grade(data)["live-migrate"]
+    assert (got.score, got.messages) == (2, [message])
+    assert words in got.feedback
+    assert "metadata" not in got.feedback
 
 
 def test_live_domain_stopped_on_b_scores_nothing():

@@ -10,6 +10,7 @@ to the directory holding `course.toml`:
     timeout = 20                   # seconds per host, connecting and reading included
     lang = "es"                    # feedback language
     gradebook = "gradebook.db"     # nbgrader's gradebook (sqlite file or SQLAlchemy URL)
+    share_marker = "kvm-storage-lab.marker@1796668500.186554755"   # what `lab start lab1` prints
 
 Command-line options always win over the file.
 """
@@ -19,11 +20,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.core import sharemarker
 from grader.core.i18n import LANGUAGES
 from grader.errors import UsageError
 
 FILENAME = "course.toml"
-KEYS = {"roster": str, "runs": str, "jobs": int, "timeout": (int, float), "lang": str, "gradebook": str}
+KEYS = {"roster": str, "runs": str, "jobs": int, "timeout": (int, float), "lang": str, "gradebook": str,
+        "share_marker": str}
 #: The same bounds as the command-line options (a zero or negative timeout grades no one).
 RANGES = {"jobs": (1, 1000), "timeout": (0.1, 3600)}
 
@@ -37,6 +40,7 @@ class Course:
     timeout: float | None = None
     lang: str | None = None
     gradebook: str | None = None
+    share_marker: str | None = None      # grader.core.sharemarker's reference, NAME@CTIME
 
 
 def find(start: Path | None = None) -> Path | None:
@@ -68,6 +72,8 @@ def load(path: Path) -> Course:
             raise UsageError(f"{path}: {key} = {value!r} is out of range: use {low:g} to {high:g}")
     if "lang" in data and data["lang"] not in LANGUAGES:
         raise UsageError(f"{path}: lang = {data['lang']!r}: use one of {', '.join(LANGUAGES)}")
+    if "share_marker" in data:
+        sharemarker.parse(data["share_marker"], f"{path}: share_marker")
     root = path.parent
 
     def rel(key):
@@ -78,7 +84,7 @@ def load(path: Path) -> Course:
         gradebook = str(root / gradebook)
     return Course(root=root, roster=rel("roster"), runs=rel("runs"), jobs=data.get("jobs"),
                   timeout=float(data["timeout"]) if "timeout" in data else None,
-                  lang=data.get("lang"), gradebook=gradebook)
+                  lang=data.get("lang"), gradebook=gradebook, share_marker=data.get("share_marker"))
 
 
 def current(start: Path | None = None) -> Course | None:

@@ -41,6 +41,7 @@ class ClassOptions:
     run_dir: Path | None = None
     gradebook: str | None = None
     cwd: Path = field(default_factory=Path.cwd)   # where ./runs is, without --out or course.toml
+    expected: dict = field(default_factory=dict)  # grading.expected_facts: the course's references
 
 
 @dataclass
@@ -124,7 +125,8 @@ def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassO
         from grader import grading  # libvirt is loaded only when hosts are read
 
         try:
-            new = grading.grade_many(lab, entries, limits, lang, options.only, on_graded)
+            new = grading.grade_many(lab, entries, limits, lang, options.only, on_graded,
+                                     expected=options.expected)
         except BaseException:
             target.write_meta({**meta, "state": "interrupted", "finished": time.time()})
             raise

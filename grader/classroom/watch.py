@@ -39,10 +39,11 @@ class Watch:
     """A class (or one student) polled read-only, keeping the last results and evidence."""
 
     def __init__(self, lab: Lab, targets, limits: Limits, lang: str, only: list[str] | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, expected: dict | None = None):
         from grader.reading.batch import ConnectionCache
 
         self.lab, self.targets, self.limits, self.lang, self.only = lab, list(targets), limits, lang, only
+        self.expected = expected or {}
         self.clock = clock
         self.connections = ConnectionCache()
         exercises = [e.id for e in lab.exercises if not only or e.id in only]
@@ -60,7 +61,7 @@ class Watch:
             return result
 
         results = grading.grade_many(self.lab, self.targets, self.limits, self.lang, self.only, keep,
-                                     self.connections)
+                                     self.connections, self.expected)
         with self.lock:
             self.results = {r.student: r for r in results}
             return self.timeline.update(results, self.clock())

@@ -15,7 +15,7 @@ import click
 from grader import render
 from grader.cli.environment import Environment, current
 from grader.cli.exits import ExitStatus, graded, handles_errors
-from grader.core import labdef
+from grader.core import labdef, sharemarker
 from grader.core.evidence import BadEvidence, Evidence
 from grader.core.i18n import LANGUAGES, check_language
 from grader.core.results import LabRun
@@ -115,6 +115,7 @@ def run(env: Environment, opts: GradeOptions) -> ExitStatus:
     lang = check_language(opts.lang or (course.lang if course else None), env.env)
     only = [lab.exercise(e).id for e in opts.exercises] or None
     options = opts.class_options(env, only)
+    options.expected = sharemarker.expected_facts(env.env, course)
 
     watching = {"--interval": opts.interval != 10.0, "--serve": opts.serve, "--anonymous": opts.anonymous}
     if not opts.watch and any(watching.values()):
@@ -173,7 +174,7 @@ def _grade_one(env, lab, opts: GradeOptions, lang, only, options, course) -> Exi
 
         uris = parse_hosts(opts.hosts, lab.roles, env.env)
         result, evidence = grading.grade_one(lab, Target(opts.student, uris), limits_for(options, course),
-                                             lang, only)
+                                             lang, only, options.expected)
     if opts.save_evidence:
         atomic_write(_path(env, opts.save_evidence), evidence.to_json())
     one = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang, results=[result])

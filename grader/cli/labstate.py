@@ -61,6 +61,8 @@ def _run(lab_id: str, hosts, extra, action: str) -> None:
             connection.close(conn)
     done = "is ready on" if action == "start" else "removed from"
     env.out(f"{lab.id} {done} " + ", ".join(f"{r}={u}" for r, u in uris.items()))
+    for note in ctx.notes:
+        env.out(note)
 
 
 @click.command("start", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -27,7 +27,7 @@ def watch(env: Environment, lab, targets, lang: str, options, limits, interval: 
 
     if interval < 1:
         raise UsageError(f"--interval {interval:g}: poll at most once a second (e.g. --interval 10)")
-    watcher = Watch(lab, targets, limits, lang, options.only)
+    watcher = Watch(lab, targets, limits, lang, options.only, expected=options.expected)
     label = live.names([t.student for t in targets], anonymous)
     latest = {"page": "", "state": {}}
     server = None

@@ -1,7 +1,9 @@
 """Evidence: what the grader read from a student's hosts, as plain data that round-trips JSON.
 
-Raw libvirt XML is kept as it came, plus the few facts libvirt gives only through calls (state,
-persistence, autostart, current snapshot, job statistics). Parsed views (grader.core.xmlmodel) are
+Raw libvirt XML is kept as it came, plus the few facts libvirt gives only through calls (state
+and its reason, persistence, autostart, current snapshot, job statistics, what it probes of a
+domain's disk files). `expected` holds what the course's own configuration says the hosts should
+show (never read from a host), for checks that compare the two. Parsed views (grader.core.xmlmodel) are
 derived from the XML on demand, so an evidence file regrades offline exactly as it graded live.
 """
 from __future__ import annotations
@@ -88,6 +90,12 @@ class DomainEvidence:
     inactive_xml: str | None        # persistent definition (None for a transient domain)
     snapshots: dict[str, SnapshotEvidence] = field(default_factory=dict)
     job_stats: dict | None = None   # completed-job statistics, read without erasing them
+    #: Why the domain is in its state, as libvirt recorded it (booted, migrated, unpaused...):
+    #: libvirt's own record, kept across a libvirtd restart; XML cannot set it.
+    reason: str | None = None
+    #: Disk target -> what libvirt probed of its file now (capacity, allocation, physical in
+    #: bytes), or {"error": one line} when it could not (the file is missing).
+    block_info: dict = field(default_factory=dict)
 
     @cached_view
     def view(self) -> DomainXml:
@@ -152,6 +160,9 @@ class Evidence:
     uris: dict[str, str] = field(default_factory=dict)
     #: role -> {"kind": "unreachable" | "error", "message": one line}, for hosts not read
     errors: dict[str, dict] = field(default_factory=dict)
+    #: What the course's configuration says the hosts should show (e.g. the share marker's
+    #: ctime): set by the grader from its own settings, never from a host.
+    expected: dict[str, str] = field(default_factory=dict)
 
     def host(self, role: str = "A") -> HostEvidence:
         return self.hosts[role]
@@ -159,6 +170,8 @@ class Evidence:
     def to_dict(self) -> dict:
         out = {"format": FORMAT_VERSION, "lab": self.lab, "student": self.student,
                "uris": self.uris, "errors": self.errors, "hosts": {}}
+        if self.expected:
+            out["expected"] = self.expected
         for role, host in self.hosts.items():
             out["hosts"][role] = _host_to_dict(host)
         return out
@@ -173,8 +186,11 @@ class Evidence:
             errors = _mapping(data, "errors")
             for role, err in errors.items():
                 _expect(err, dict, f"errors.{role}")
+            expected = _mapping(data, "expected")
+            for key, value in expected.items():
+                _expect(value, str, f"expected.{key}")
             evidence = cls(lab=_expect(data["lab"], str, "lab"), student=_expect(data["student"], str, "student"),
-                           hosts=hosts, uris=_mapping(data, "uris"), errors=errors)
+                           hosts=hosts, uris=_mapping(data, "uris"), errors=errors, expected=expected)
         except KeyError as err:
             raise BadEvidence(f"missing key {err}") from None
         except (TypeError, AttributeError, ValueError) as err:
@@ -233,7 +249,8 @@ def _facts(host: HostEvidence) -> dict:
 def _record(cls, data, where: str, **nested):
     """One dataclass from its dict: every field of the right type, unknown keys refused."""
     _expect(data, dict, where)
-    kinds = {"str": str, "bool": bool, "str | None": (str, type(None)), "dict | None": (dict, type(None))}
+    kinds = {"str": str, "bool": bool, "dict": dict, "str | None": (str, type(None)),
+             "dict | None": (dict, type(None))}
     values = {}
     for f in fields(cls):
         if f.name in nested:

@@ -10,7 +10,7 @@ A lab folder holds:
     messages.toml   the feedback catalog, English and Spanish side by side
     start.py        start(ctx) / finish(ctx): the lab's starting state (read-write, through
                     grader.provision)
-    views.py        (optional) lab-specific XML views, e.g. lab4's live-only marker
+    views.py        (optional) lab-specific XML views (grader.core.xmlmodel's Field, XmlView)
     solution.py, fixtures/
 
 Discovery is explicit (every <folder>/*/lab.toml). The folder is injectable: `Labs(path)`, or
@@ -42,13 +42,17 @@ class Scope:
     domains: frozenset[str] | None = None
     host_facts: bool = False     # hostname and libvirt version (the host UUID is always read)
     job_stats: bool = False      # completed-job statistics (migration evidence)
+    #: Domains whose disk files libvirt is asked to probe (virDomainGetBlockInfo): capacity,
+    #: allocation and size of a file no pool lists yet, e.g. an external snapshot's overlay.
+    block_info: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, pools=None, domains=None, host_facts: bool = False, job_stats: bool = False) -> "Scope":
+    def of(cls, pools=None, domains=None, host_facts: bool = False, job_stats: bool = False,
+           block_info=()) -> "Scope":
         """Names as any iterable, or None / '*' for every object of that kind."""
         def names(value):
             return None if value is None or value == "*" else frozenset(value)
-        return cls(names(pools), names(domains), host_facts, job_stats)
+        return cls(names(pools), names(domains), host_facts, job_stats, frozenset(block_info))
 
     def wants_pool(self, name: str) -> bool:
         return self.pools is None or name in self.pools

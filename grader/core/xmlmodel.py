@@ -188,6 +188,9 @@ class VolumeXml(XmlView):
     format = Field("./target/format/@type")
     backing_path = Field("./backingStore/path")
     backing_format = Field("./backingStore/format/@type")
+    #: When the file's inode last changed, as libvirt stats it ("seconds.nanoseconds"). No
+    #: program can set it, so two hosts that show one file with one ctime see the same file.
+    ctime = Field("./target/timestamps/ctime")
 
 
 # --- domains -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from grader.errors import EnvironmentProblem, UsageError
-from grader.labhosts import daemons, gluster, iscsi, kvm, preflight, vm
+from grader.labhosts import daemons, gluster, iscsi, kvm, preflight, sharemark, vm
 from grader.labhosts.config import DEFAULT_NAMES, Settings, validate_name
 from grader.labhosts.daemons import Host
 from grader.reading import connection
@@ -116,6 +116,7 @@ def up(names=DEFAULT_NAMES, settings: Settings | None = None,
                 raise EnvironmentProblem(
                     "KVM is required but the lab hosts do not offer it (libvirt's capabilities "
                     "have no `kvm` domain type): check /dev/kvm and the kvm group")
+            sharemark.ensure(settings, environment(settings))   # the export may be new
         except BaseException:
             for action in reversed(undo):
                 try:
@@ -140,6 +141,7 @@ def _up_vm(settings: Settings, names: list[str], require_kvm: bool, say) -> list
                         f"stop that program, or choose another port with "
                         f"LAB_PORT_{name.upper()}=PORT or LAB_PORT_BASE=PORT")
         hosts = vm.up(settings, names, say)
+        sharemark.ensure(settings, environment(settings))       # a fresh root has a new export
         if require_kvm and any(h.accel != "kvm" for h in hosts):
             raise EnvironmentProblem(
                 "KVM is required but a Linux guest does not boot under KVM here: the VM hosts "
@@ -176,6 +178,7 @@ def down(names=None, settings: Settings | None = None, purge: bool = False) -> N
         if not any(daemons.is_up(settings, n) for n in daemons.known(settings)):
             iscsi.stop(settings)
             gluster.remove(settings)
+            sharemark.forget(settings)
             if purge:
                 shutil.rmtree(settings.iscsi_dir, ignore_errors=True)
 
@@ -226,7 +229,7 @@ def environment(settings: Settings | None = None) -> dict[str, str]:
     settings = settings or Settings.from_env()
     vm_names = _vm_up(settings)
     if vm_names:
-        return vm.environment(settings, vm_names)
+        return {**vm.environment(settings, vm_names), **sharemark.environment(settings)}
     up_names = _light_up(settings)
     if not up_names:
         raise EnvironmentProblem(
@@ -242,5 +245,6 @@ def environment(settings: Settings | None = None) -> dict[str, str]:
         "LAB_ISCSI_INITIATOR": settings.iscsi_initiator,
         # Light hosts share one machine: the migration stream must stay on loopback.
         "LAB_MIGRATE_FLAGS": "--migrateuri tcp://127.0.0.1 --listen-address 127.0.0.1",
+        **sharemark.environment(settings),
     })
     return env

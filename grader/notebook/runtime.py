@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from grader.core import labdef
+from grader.core import labdef, sharemarker
 from grader.core.results import GRADED, ExerciseResult
 from grader.core.uris import parse_hosts
 from grader.notebook import autograde
@@ -34,7 +34,8 @@ def check_my_work(lab_id: str, exercise: str, hosts: dict[str, str] | None = Non
     lab = labdef.for_environment(os.environ).load(lab_id)
     lab.exercise(exercise)
     uris = hosts or parse_hosts((), lab.roles, os.environ)
-    result, _ = grading.grade_one(lab, Target("me", uris), lang=lang, only=[exercise])
+    result, _ = grading.grade_one(lab, Target("me", uris), lang=lang, only=[exercise],
+                                  expected=sharemarker.expected_facts(os.environ))
     if result.status != GRADED:
         print(lab.catalog.text("ui-check-not-graded", lang, exercise=exercise, error=result.error))
         return None

@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from grader.provision.domains import define_domain, new_nonce, remove_domain, start_domain
-from grader.provision.pools import (create_volume, define_pool, delete_volume, delete_volumes,
-                                    find_pool, forget_pool, pool_xml, remove_pool)
+from grader.provision.pools import (create_volume, create_volume_with_data, define_pool,
+                                    delete_volume, delete_volumes, ensure_file, file_on_share,
+                                    find_pool, forget_pool, pool_on_source, pool_xml, remove_pool)
 
 __all__ = ["StartContext", "define_domain", "new_nonce", "remove_domain", "start_domain",
-           "create_volume", "define_pool", "delete_volume", "delete_volumes", "find_pool",
-           "forget_pool", "pool_xml", "remove_pool"]
+           "create_volume", "create_volume_with_data", "define_pool", "delete_volume",
+           "delete_volumes", "ensure_file", "file_on_share", "find_pool", "forget_pool",
+           "pool_on_source", "pool_xml", "remove_pool"]
 
 
 @dataclass
@@ -34,6 +36,8 @@ class StartContext:
     conns: dict[str, object]
     options: dict[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
+    #: Lines for the person who ran `lab start` (e.g. the reference the grader needs).
+    notes: list[str] = field(default_factory=list)
 
     def conn(self, role: str = "A"):
         return self.conns[role]

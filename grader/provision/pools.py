@@ -5,7 +5,7 @@ import time
 
 import libvirt
 
-from grader.core.xmlmodel import PoolXml
+from grader.core.xmlmodel import PoolXml, VolumeXml
 from grader.templating import render
 
 
@@ -91,6 +91,66 @@ def create_volume(pool, name: str, format: str, capacity: int, allocation: int =
     xml = render("volume.xml.j2", name=name, format=format, capacity=capacity,
                  allocation=allocation, backing=backing)
     return pool.createXML(xml, 0)
+
+
+def create_volume_with_data(pool, name: str, format: str, capacity: int, data: bytes,
+                            offset: int):
+    """A volume whose guest sees `data` at `offset` and zeros elsewhere, made by libvirt alone (so
+    it works on a remote host): a raw seed volume is uploaded, copied into the volume's format
+    (libvirt runs qemu-img convert), grown to `capacity`, and removed."""
+    conn = pool.connect()
+    seed_name = f".{name}.seed"
+    if (old := lookup(pool.storageVolLookupByName, seed_name)) is not None:
+        old.delete(0)
+    seed = create_volume(pool, seed_name, "raw", offset + len(data))
+    try:
+        stream = conn.newStream(0)
+        seed.upload(stream, offset, len(data), 0)
+        sent = 0
+        while sent < len(data):
+            sent += stream.send(data[sent:sent + 256 * 1024])
+        stream.finish()
+        xml = render("volume.xml.j2", name=name, format=format, capacity=offset + len(data),
+                     allocation=0, backing=None)
+        vol = pool.createXMLFrom(xml, seed, 0)
+    finally:
+        seed.delete(0)
+    if vol.info()[1] < capacity:
+        vol.resize(capacity, 0)
+    return vol
+
+
+def ensure_file(pool, name: str):
+    """A small file `name` in the pool, made (empty, raw) only if the pool does not list it:
+    never touched once it is there (what it is for is its ctime)."""
+    pool.refresh(0)
+    vol = lookup(pool.storageVolLookupByName, name)
+    return vol if vol is not None else create_volume(pool, name, "raw", 0)
+
+
+def pool_on_source(conn, source: dict, skip: str | None = None):
+    """The pool of this host (but `skip`) on a netfs export's host and directory, if any:
+    libvirt allows one pool per source."""
+    for pool in conn.listAllStoragePools(0):
+        view = PoolXml(pool.XMLDesc(0))
+        if (pool.name() != skip and view.type == "netfs" and view.source_host == source.get("host")
+                and (view.source_dir or "").rstrip("/") == source.get("dir", "").rstrip("/")):
+            return pool
+    return None
+
+
+def file_on_share(conn, source: dict, name: str, helper: str = "kvm-storage-lab-share") -> str:
+    """The ctime of the file `name` at the top of a netfs export, made (empty) if missing,
+    through this host's pool on the export if one is active, else a transient one of its own."""
+    pool = pool_on_source(conn, source)
+    if pool is not None and pool.isActive():
+        return VolumeXml(ensure_file(pool, name).XMLDesc(0)).ctime
+    pool = conn.storagePoolCreateXML(pool_xml(helper, "netfs", f"/var/lib/libvirt/{helper}", source),
+                                     libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD)
+    try:
+        return VolumeXml(ensure_file(pool, name).XMLDesc(0)).ctime
+    finally:
+        pool.destroy()
 
 
 def delete_volumes(pool) -> None:

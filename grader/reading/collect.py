@@ -29,6 +29,21 @@ DOMAIN_STATES = {
     libvirt.VIR_DOMAIN_PMSUSPENDED: "pmsuspended",
 }
 
+def _reasons(prefix: str) -> dict[int, str]:
+    """libvirt's reason codes for one state, by the name after the prefix: 2 -> "migrated"."""
+    return {value: name[len(prefix):].lower().replace("_", " ")
+            for name, value in vars(libvirt).items()
+            if name.startswith(prefix) and name != prefix + "LAST" and isinstance(value, int)}
+
+
+#: Why a domain is in its state (virDomainGetState's reason), for the states the labs judge
+#: (other states' prefixes are shared with flags: their reasons stay numbers).
+STATE_REASONS = {
+    "running": _reasons("VIR_DOMAIN_RUNNING_"),
+    "paused": _reasons("VIR_DOMAIN_PAUSED_"),
+    "shutoff": _reasons("VIR_DOMAIN_SHUTOFF_"),
+}
+
 # Errors that mean "this object went away while we were reading": skip it, not a failure.
 _VANISHED = {
     libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_STORAGE_POOL, libvirt.VIR_ERR_NO_STORAGE_VOL,
@@ -78,6 +93,7 @@ def collect_host(uri: str, scope: Scope, conn, max_bytes: int = 8 * MiB,
             _host_facts(counter, host)
         host.pools = _pools(counter, scope)
         host.domains = _domains(counter, scope)
+        _block_info(counter, host, scope)     # last: it opens files a hostile host may make hang
         host.libvirt_calls = counter.calls
         return host
     except libvirt.libvirtError as err:
@@ -132,7 +148,7 @@ def _domains(c: CountingConnection, scope: Scope) -> dict[str, DomainEvidence]:
     second, instead of two calls per domain (what matters when a round trip costs 40 ms);
     drivers without domain stats fall back to asking each domain."""
     try:
-        listed = [(dom, stats.get("state.state"))
+        listed = [(dom, (stats.get("state.state"), stats.get("state.reason")))
                   for dom, stats in c.call(c.conn, "getAllDomainStats", libvirt.VIR_DOMAIN_STATS_STATE, 0)]
         wanted = [(dom, code) for dom, code in listed if scope.wants_domain(dom.name())]
         transient = ({d.UUIDString() for d in c.call(c.conn, "listAllDomains",
@@ -156,11 +172,13 @@ def _domains(c: CountingConnection, scope: Scope) -> dict[str, DomainEvidence]:
     return out
 
 
-def _domain(c: CountingConnection, dom, scope: Scope, state_code: int | None = None,
+def _domain(c: CountingConnection, dom, scope: Scope, state_code: tuple | None = None,
             persistent: bool | None = None) -> DomainEvidence:
-    if state_code is None:
-        state_code = c.call(dom, "state", 0)[0]
-    state = DOMAIN_STATES.get(state_code, str(state_code))
+    if state_code is None or state_code[0] is None:
+        state_code = tuple(c.call(dom, "state", 0))
+    code, reason_code = state_code
+    state = DOMAIN_STATES.get(code, str(code))
+    reason = None if reason_code is None else STATE_REASONS.get(state, {}).get(reason_code, str(reason_code))
     if persistent is None:
         persistent = bool(c.call(dom, "isPersistent"))
     xml = c.call(dom, "XMLDesc", 0)
@@ -168,7 +186,7 @@ def _domain(c: CountingConnection, dom, scope: Scope, state_code: int | None = N
     if persistent:
         inactive_xml = xml if state == "shutoff" else c.call(dom, "XMLDesc", libvirt.VIR_DOMAIN_XML_INACTIVE)
     evidence = DomainEvidence(name=dom.name(), uuid=dom.UUIDString(), state=state,
-                              persistent=persistent, xml=xml, inactive_xml=inactive_xml)
+                              persistent=persistent, xml=xml, inactive_xml=inactive_xml, reason=reason)
     snapshots = c.call(dom, "listAllSnapshots", 0)
     current = None
     if snapshots:
@@ -183,6 +201,29 @@ def _domain(c: CountingConnection, dom, scope: Scope, state_code: int | None = N
     if scope.job_stats and state in ("running", "paused"):
         evidence.job_stats = _completed_job_stats(c, dom)
     return evidence
+
+
+def _block_info(c: CountingConnection, host: HostEvidence, scope: Scope) -> None:
+    """What libvirt probes now of each disk file of the domains the lab names: for a shut-off
+    domain it opens the file itself (a missing one is an error, kept as the fact)."""
+    from grader.core.xmlmodel import DomainXml
+
+    for name in sorted(scope.block_info):
+        evidence = host.domains.get(name)
+        if evidence is None:
+            continue
+        dom = c.call(c.conn, "lookupByUUIDString", evidence.uuid)
+        for disk in DomainXml(evidence.xml).file_disks:
+            if not disk.target:
+                continue
+            try:
+                capacity, allocation, physical = c.call(dom, "blockInfo", disk.target, 0)
+                evidence.block_info[disk.target] = {"capacity": capacity, "allocation": allocation,
+                                                    "physical": physical}
+            except libvirt.libvirtError as err:
+                if err.get_error_code() in _VANISHED:
+                    raise
+                evidence.block_info[disk.target] = {"error": one_line(err, 200)}
 
 
 def _completed_job_stats(c: CountingConnection, dom) -> dict | None:

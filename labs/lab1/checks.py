@@ -3,11 +3,14 @@ volume in the directory pool.
 
 Each check reads what libvirt reports about the pool (type, target, source, state, autostart,
 volumes, allocation), never the commands the student typed; feedback says what is missing and
-the virsh command that fixes it.
+the virsh command that fixes it. A netfs pool's definition is a claim (a local mount named like
+the export starts it too): it must also show the course's share marker with the ctime the
+grader was given (grader.core.sharemarker), which only the file on the export has.
 """
 from __future__ import annotations
 
-from grader.core.checks import Verdict, check, fail, passed, size
+from grader.core import sharemarker
+from grader.core.checks import Verdict, check, fail, partial, passed, size
 from grader.core.evidence import Evidence, PoolEvidence
 from grader.core.i18n import Message
 
@@ -62,8 +65,17 @@ def pool_netfs(ev: Evidence):
         fail("shared-wrong-format", format=view.source_format or "auto")
     if not pool.active:
         fail("shared-inactive")
-    return passed("shared-ok", format=view.source_format, host=view.source_host,
-                  path=view.source_dir, target=view.target_path or "?")
+    details = dict(format=view.source_format, host=view.source_host, path=view.source_dir,
+                   target=view.target_path or "?")
+    marker = sharemarker.expected(ev)
+    if marker is None:
+        return partial(0.5, "shared-unverified", **details)
+    seen = pool.volumes.get(marker.name)
+    if seen is None:
+        fail("shared-no-marker", fraction=0.5, marker=marker.name)
+    if seen.view.ctime != marker.ctime:
+        fail("shared-other-marker", fraction=0.5, marker=marker.name)
+    return passed("shared-ok", **details)
 
 
 @check("pool-iscsi")

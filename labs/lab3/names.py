@@ -11,5 +11,6 @@ DOMAINS = (VM, RAW)
 #: The snapshots the student takes.
 CLEAN, LIVE, BRANCH, EXTERNAL = "clean", "live-1", "branch-b", "ext-1"
 
-#: The lab's pool and its two domains (with their snapshots).
-SCOPE = Scope.of(pools=[POOL], domains=DOMAINS)
+#: The lab's pool and its two domains (with their snapshots), and what libvirt probes of
+#: lab3-raw's disk file (an external snapshot's overlay is in no pool's list until a refresh).
+SCOPE = Scope.of(pools=[POOL], domains=DOMAINS, block_info=[RAW])

@@ -1,20 +1,27 @@
 """lab4 checks: where each domain ended up after a cold and a live migration from A to B.
 
-A cold move and a live migration leave the same domain on B; what tells them apart is the
-live-only marker `lab start` put on the running lab4-live (in its live definition only): a live
-migration carries it over, a copy of the definition followed by a start does not. libvirt's
-completed-job statistics ("incoming migration") are a second, weaker sign: they vanish when B's
-libvirtd restarts, so they can explain a missing marker but never replace it.
+A domain's definition, its metadata and a pool's definition are claims a student can write by
+hand; full marks rest on what libvirt derives (docs/trust.md):
+
+* live-migrate: why lab4-live runs on B, as libvirt records it (the state reason): `migrated`
+  only after an incoming migration, kept across a libvirtd restart; a domain defined and started
+  runs `booted`. libvirt's completed-job statistics only explain (a restart loses them).
+* cold-migrate: B's disk carries the data `lab start` wrote into lab4-cold.qcow2 (coldimage),
+  as its allocation shows: a blank image of the same size has almost none.
+* shared-pool: B's pool shows the very files A's shows: a file's ctime, which no program can
+  set, is the same seen from both.
 """
 from __future__ import annotations
 
-from grader.core.checks import Verdict, check, fail, lab_nonce, partial, passed, prepared_domain
-from grader.core.evidence import DomainEvidence, Evidence, HostEvidence
+from grader.core import sharemarker
+from grader.core.checks import (Verdict, check, fail, lab_nonce, partial, passed, prepared_domain,
+                                size)
+from grader.core.evidence import DomainEvidence, Evidence, HostEvidence, PoolEvidence
 from grader.core.i18n import Message
 
+from . import coldimage
 from .names import (COLD, COLD_CAPACITY, LIVE, SHARED_PATH, SHARED_POOL,
                     SHARED_POOL_TYPES)
-from .views import live_nonce
 
 #: libvirt's VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN, as the job statistics report it.
 OPERATION_MIGRATION_IN = 4
@@ -56,21 +63,33 @@ def cold_migrate(ev: Evidence) -> Verdict:
 
 
 def _cold_disk(b: HostEvidence, dom: DomainEvidence) -> None:
-    """The disk must be a qcow2 volume of the prepared capacity in a local pool of B."""
+    """The disk must be a qcow2 image of the prepared capacity in a local pool of B, holding
+    the data `lab start` wrote. The pool lists a file copied in by hand only after a refresh;
+    until then what libvirt probes of the domain's disk file says the same."""
     disks = dom.view.file_disks
     if not disks:
         fail("cold-no-disk")
     disk = disks[0]
+    path = disk.path or f"{disk.pool}/{disk.volume}"
     found = _volume_of(b, disk)
-    if found is None:
-        fail("cold-disk-not-on-b", path=disk.path or f"{disk.pool}/{disk.volume}")
-    pool, vol = found
+    if found is not None:
+        pool, vol = found
+        fmt, capacity, allocation = vol.view.format, vol.view.capacity, vol.view.allocation
+    else:
+        pool, info = _pool_holding(b, disk.path), dom.block_info.get(disk.target or "", {})
+        if pool is None or "capacity" not in info:
+            fail("cold-disk-not-on-b", path=path)
+        fmt = disk.driver_type if info["physical"] < info["capacity"] else "raw"
+        capacity, allocation = info["capacity"], info["allocation"]
     if pool.view.type in SHARED_POOL_TYPES:
         fail("cold-disk-shared", pool=pool.name, type=pool.view.type)
-    if vol.view.format != "qcow2" or disk.driver_type not in (None, "qcow2"):
-        fail("cold-disk-not-qcow2", format=vol.view.format or "?", driver=disk.driver_type or "?")
-    if vol.view.capacity != COLD_CAPACITY:
-        fail("cold-disk-capacity", capacity=vol.view.capacity or 0, expected=COLD_CAPACITY)
+    if fmt != "qcow2" or disk.driver_type not in (None, "qcow2"):
+        fail("cold-disk-not-qcow2", format=fmt or "?", driver=disk.driver_type or "?")
+    if capacity != COLD_CAPACITY:
+        fail("cold-disk-capacity", capacity=capacity or 0, expected=COLD_CAPACITY)
+    if (allocation or 0) < coldimage.least_allocation(lab_nonce(dom)):
+        fail("cold-disk-blank", fraction=0.5, path=path, allocation=size(allocation),
+             expected=size(coldimage.least_allocation(lab_nonce(dom))))
 
 
 def _volume_of(host: HostEvidence, disk):
@@ -79,6 +98,13 @@ def _volume_of(host: HostEvidence, disk):
         vol = pool.volumes.get(disk.volume) if pool else None
         return (pool, vol) if vol else None
     return host.volume_by_path(disk.path)
+
+
+def _pool_holding(host: HostEvidence, path: str | None) -> PoolEvidence | None:
+    """The active pool whose directory holds the file `path`, listed or not yet."""
+    folder = (path or "").rpartition("/")[0]
+    return next((p for p in host.pools.values()
+                 if p.active and folder and _path(p.view.target_path) == _path(folder)), None)
 
 
 # --- shared-pool -------------------------------------------------------------------------------
@@ -101,7 +127,24 @@ def shared_pool(ev: Evidence) -> Verdict:
              expected=on_a.view.target_path or SHARED_PATH)
     if not on_b.active:
         fail("shared-inactive")
-    return passed("shared-ok", source=_show(b))
+    same = _same_files(ev, on_a, on_b)
+    if not same:
+        listed = ", ".join(sorted(on_a.volumes)) or "none"
+        fail("shared-not-the-export", fraction=0.5, files=listed)
+    return passed("shared-ok", source=_show(b), files=", ".join(same))
+
+
+def _same_files(ev: Evidence, on_a: PoolEvidence, on_b: PoolEvidence) -> list[str]:
+    """The files B's pool lists that are the very ones A's lists (or the course's share marker):
+    the same name and the same ctime, which only the same file on the same export can show."""
+    reference = {}
+    if on_a.active:
+        reference = {name: vol.view.ctime for name, vol in on_a.volumes.items()}
+    marker = sharemarker.expected(ev)
+    if marker is not None:
+        reference.setdefault(marker.name, marker.ctime)
+    return sorted(name for name, vol in on_b.volumes.items()
+                  if reference.get(name) is not None and vol.view.ctime == reference[name])
 
 
 def _source(pool) -> tuple:
@@ -146,17 +189,22 @@ def _live_disk(b: HostEvidence, dom: DomainEvidence) -> None:
             fail("live-disk-not-shared", path=disk.path or f"{disk.pool}/{disk.volume}")
 
 
+#: Reasons a domain that arrived live may show after its run was interrupted on B (suspended
+#: and resumed, saved and restored): a domain started on B reaches them too, so they are not
+#: evidence, but the feedback says how the live state was lost.
+INTERRUPTED = ("unpaused", "restored")
+
+
 def _arrival(dom: DomainEvidence) -> tuple[float, list[Message]]:
-    """How lab4-live got to B: the live-only marker decides; job statistics only explain."""
-    live = live_nonce(dom.view)
-    kept_in_config = live_nonce(dom.inactive_view)
-    if live and not kept_in_config:
+    """How lab4-live got to B, as libvirt recorded it (the state reason); job statistics only
+    explain a domain that was started again after it arrived."""
+    if dom.reason == "migrated":
         return 1.0, [Message.of("live-ok")]
-    if live and kept_in_config:
-        return 0.5, [Message.of("live-marker-in-config")]
+    if dom.reason in INTERRUPTED:
+        return 0.5, [Message.of("live-interrupted", reason=dom.reason)]
     if _incoming_migration(dom):
         return 0.5, [Message.of("live-restarted-after-migration")]
-    return 0.5, [Message.of("live-cold-move")]
+    return 0.5, [Message.of("live-cold-move", reason=dom.reason or "unknown")]
 
 
 def _incoming_migration(dom: DomainEvidence) -> bool:

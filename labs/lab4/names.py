@@ -26,5 +26,7 @@ LIVE_NS = "https://kvm-storage-lab.example.org/xmlns/live/1.0"
 
 #: What the grader reads from both hosts. Every pool, since the cold copy may land in any local
 #: pool of B; host facts to tell two hosts from one given twice; completed-job statistics (read
-#: with the keep-completed flag) as the second, weaker sign of an incoming migration.
-SCOPE = Scope.of(pools="*", domains=[COLD, LIVE], host_facts=True, job_stats=True)
+#: with the keep-completed flag), which explain a domain started again after it arrived; what
+#: libvirt probes of lab4-cold's disk file, copied in but maybe not yet in its pool's list.
+SCOPE = Scope.of(pools="*", domains=[COLD, LIVE], host_facts=True, job_stats=True,
+                 block_info=[COLD])

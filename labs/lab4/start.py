@@ -1,6 +1,10 @@
 """lab4's starting state: on A a shut-off domain on a local pool and a running domain on the
 shared export (with the live-only marker); B starts with none of lab4's objects.
 
+lab4-cold.qcow2 carries this student's data (labs/lab4/coldimage.py), so a copy on B can be told
+from a blank image; the export carries the course's share marker (grader.core.sharemarker), made
+if missing, so B's view of the export can be compared with A's.
+
 `finish` cleans both hosts. The shared export holds other people's files too, so only lab4's
 volumes (named lab4-*) are ever deleted from it.
 """
@@ -9,10 +13,12 @@ from __future__ import annotations
 import libvirt
 
 from grader import provision
-from grader.core.xmlmodel import parse
+from grader.core import share as shares
+from grader.core import sharemarker
+from grader.core.xmlmodel import VolumeXml, parse
 from grader.errors import UsageError, one_line
 
-from . import share as shares
+from . import coldimage
 from .names import (COLD, COLD_CAPACITY, COLD_VOLUME, DOMAINS, ISCSI_POOL, LIVE,
                     LIVE_CAPACITY, LIVE_NS, LIVE_VOLUME, LOCAL_PATH, LOCAL_POOL,
                     SHARED_PATH, SHARED_POOL, SHARED_POOL_TYPES, VOLUME_PREFIX)
@@ -23,9 +29,15 @@ def start(ctx) -> None:
     a = ctx.conn("A")
     finish(ctx)
     local = provision.define_pool(a, LOCAL_POOL, "dir", LOCAL_PATH)
-    cold_disk = provision.create_volume(local, COLD_VOLUME, "qcow2", COLD_CAPACITY)
-    provision.define_domain(a, COLD, ctx.lab, [{"format": "qcow2", "path": cold_disk.path()}])
+    nonce = provision.new_nonce()
+    cold_disk = provision.create_volume_with_data(local, COLD_VOLUME, "qcow2", COLD_CAPACITY,
+                                                  coldimage.data(nonce), coldimage.OFFSET)
+    provision.define_domain(a, COLD, ctx.lab, [{"format": "qcow2", "path": cold_disk.path()}], nonce=nonce)
     shared = define_shared_pool(a, share)
+    marker = provision.ensure_file(shared, sharemarker.NAME)
+    ctx.notes.append(f"share marker: {sharemarker.NAME}@{VolumeXml(marker.XMLDesc(0)).ctime} "
+                     "(what `grade` compares B's view of the export with; in a classroom also "
+                     "course.toml's share_marker, for lab1)")
     live_disk = provision.create_volume(shared, LIVE_VOLUME, "qcow2", LIVE_CAPACITY)
     live = provision.define_domain(a, LIVE, ctx.lab, [{"format": "qcow2", "path": live_disk.path()}])
     provision.start_domain(live)
@@ -37,7 +49,8 @@ def define_shared_pool(conn, share: shares.Share):
     try:
         return provision.define_pool(conn, SHARED_POOL, "netfs", SHARED_PATH, share.as_source())
     except libvirt.libvirtError as err:
-        other = _pool_on_source(conn, share)
+        other = provision.pool_on_source(conn, share.as_source(), skip=SHARED_POOL)
+        other = other.name() if other is not None else None
         provision.remove_pool(conn, SHARED_POOL, volumes=[])
         if other:
             raise UsageError(f"pool {other!r} on {conn.getURI()} already uses {share} and libvirt "
@@ -45,17 +58,6 @@ def define_shared_pool(conn, share: shares.Share):
                              "and run `lab start lab4` again") from None
         raise UsageError(f"cannot mount {share} as pool {SHARED_POOL} on {conn.getURI()}: "
                          f"{one_line(err)}; check --share or LAB_SHARE_*") from None
-
-
-def _pool_on_source(conn, share: shares.Share) -> str | None:
-    """Another pool of this host on the same export, if any."""
-    for pool in conn.listAllStoragePools(0):
-        view = parse(pool.XMLDesc(0))
-        if (pool.name() != SHARED_POOL and view.get("type") == "netfs"
-                and view.xpath("string(./source/host/@name)") == share.host
-                and view.xpath("string(./source/dir/@path)").rstrip("/") == share.path):
-            return pool.name()
-    return None
 
 
 def mark_live(dom) -> str:

@@ -1,5 +1,5 @@
-"""The course's shared export, as `lab start lab4` takes it: --share FORMAT://HOST/PATH or the
-LAB_SHARE_* variables that `lab hosts env` prints. Pure: text in, a pool source out."""
+"""The course's shared export, as `lab start` takes it (lab1, lab4): --share FORMAT://HOST/PATH or
+the LAB_SHARE_* variables that `lab hosts env` prints. Pure: text in, a pool source out."""
 from __future__ import annotations
 
 import re
@@ -51,13 +51,11 @@ def from_environment(env) -> Share | None:
     return _checked(fmt, host, path)
 
 
-def resolve(option: str | None, env) -> Share:
+def resolve(option: str | None, env, needed_by: str = "lab4-shared") -> Share:
     """--share wins over the environment; neither is a usage error that says what to pass."""
-    if option:
-        return parse(option)
-    found = from_environment(env)
+    found = parse(option) if option else from_environment(env)
     if found is None:
-        raise UsageError(f"lab4 needs the course's shared export for lab4-shared: {HOW}")
+        raise UsageError(f"the course's shared export is needed for {needed_by}: {HOW}")
     return found
 
 
