@@ -188,7 +188,7 @@ def test_cold_move_of_live_then_started_on_b_is_half(labhosts):
     drive(env["LAB_URI_A"], env["LAB_URI_B"], capture.live_cold_move)
     got = grade_json(env["LAB_URI_A"], env["LAB_URI_B"])["live-migrate"]
     assert (got["score"], got["messages"]) == (2, ["live-cold-move"])
-    assert "did not arrive live" in got["feedback"]
+    assert "state reason: booted" in got["feedback"] and "not that it arrived by a live migration" in got["feedback"]
 
 
 def test_shared_pool_with_another_source_scores_zero(labhosts):
@@ -222,7 +222,7 @@ def test_live_evidence_survives_a_restart_of_b_libvirtd(labhosts):
         assert state[f"{LIVE} state"].startswith("[1,")   # the domain kept running
         assert "'operation', 4" not in state[f"{LIVE} job"]   # the weaker signal is gone...
         graded = grade_json(env["LAB_URI_A"], host_b.uri)
-        assert total(graded) == 10                      # ...the live-only marker is not
+        assert total(graded) == 10                      # ...libvirt's state reason is not
         assert graded["live-migrate"]["messages"] == ["live-ok"]
     finally:
         CliRunner().invoke(lab, ["finish", "lab4", *_hosts(env["LAB_URI_A"], host_b.uri)])
