@@ -3,9 +3,10 @@
 A watch keeps one read-only connection per host open between polls (batch.ConnectionCache);
 each new one (the first, and the one after a reconnect) is subscribed here, by the worker that
 opened it, so a host that hangs while it is subscribed costs that worker its deadline and
-nobody else anything. A read-only connection is told of (measured: docs/architecture.md,
-"events"): domain lifecycle (with its detail: booted, migrated, from-snapshot...), completed
-jobs (a migration out), block jobs, metadata changes, storage pool lifecycle and refreshes.
+nobody else anything. A read-only connection is told of (measured on libvirt 9.0 lab hosts;
+docs/instructor.md, "Watching the class live"): domain lifecycle (with its detail: booted,
+migrated, from-snapshot...), completed jobs (a migration out), block jobs, metadata changes,
+storage pool lifecycle and refreshes. Taking a snapshot is no event of its own.
 
 libvirt calls back in its event loop thread (connection.ensure_event_loop), the one that keeps
 every connection alive: a callback only turns what came into plain records (grader.core.events)
