@@ -189,6 +189,25 @@ def test_a_flooding_host_is_capped_and_then_no_longer_listened_to(default_host):
     dom.resume()
 
 
+def test_a_reconnected_host_is_subscribed_again():
+    """The cache calls its hook with every new connection: the first, and the one that replaces
+    a connection libvirt dropped; a hook that fails does not fail the read."""
+    from grader.reading.batch import ConnectionCache
+    from grader.reading.limits import Limits
+
+    opened = []
+    cache = ConnectionCache(on_open=lambda uri, conn: opened.append(conn))
+    first = cache.get("test:///default", Limits())
+    assert cache.get("test:///default", Limits()) is first and opened == [first]
+    first.close()                                            # dropped: the next read reconnects
+    second = cache.get("test:///default", Limits())
+    assert second is not first and opened == [first, second]
+    cache.close()
+    failing = ConnectionCache(on_open=lambda uri, conn: 1 / 0)
+    assert failing.get("test:///default", Limits()) is not None
+    failing.close()
+
+
 def test_nothing_a_host_sends_raises_into_libvirts_event_loop():
     listener = EventListener({"u": [("ana", "A")]}, Scope.of())
 
@@ -247,6 +266,10 @@ def test_the_class_report_shows_the_top_mistake_with_the_rosters_names(sim_class
     anonymous = render.render("html", render.Report(run, LAB3, names=names, anonymous=True))
     assert "#2, #3" in anonymous and "Bea" not in anonymous and "s2-clean-running" not in anonymous
     assert "test://" not in anonymous                                     # nor their hosts
+    copied = LabRun("lab3", 10, "en", run.results, [{"students": ["s0-right", "s1-clean-running"],
+                                                      "reason": "same host UUID (s0-right, s1-clean-running)"}])
+    assert "same host UUID" in render.render("html", render.Report(copied, LAB3, names=names))
+    assert "same host UUID" not in render.render("html", render.Report(copied, LAB3, names=names, anonymous=True))
     spanish = render.render("html", render.Report(LabRun("lab3", 10, "es", run.results), LAB3, names=names))
     assert "El error más común de la clase: snap-offline, 2 de 6" in spanish
 
@@ -273,6 +296,11 @@ def test_the_live_page_shows_the_counts_names_and_what_its_time_axis_counts(sim_
     spanish = base64.b64decode(re.search(r'base64,([^"]+)"', watchpage.page(
         LAB3, timeline, results, "es", 10, T0 + 90)).group(1)).decode()
     assert "minutos desde que empezó la observación" in spanish
+
+
+def test_a_long_list_of_names_on_the_class_screen_is_cut():
+    assert watchpage.who([f"#{i}" for i in range(1, 31)]) == ", ".join(f"#{i}" for i in range(1, 13)) + ", … (+18)"
+    assert watchpage.who(["Ana", "Bea"]) == "Ana, Bea"
 
 
 def test_the_report_chart_says_what_its_time_axis_counts():

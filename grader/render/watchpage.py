@@ -17,8 +17,9 @@ from grader.render.charts import curves_svg
 from grader.render.live import IDLE_AFTER, MARKS, clock
 from grader.render.seen import line
 
-#: What the page lists: the messages that hold most students per exercise, the latest events.
-HELD_SHOWN, SEEN_SHOWN = 3, 10
+#: What the page lists: the messages that hold most students per exercise (and at most this
+#: many of their names), the latest events.
+HELD_SHOWN, NAMES_SHOWN, SEEN_SHOWN = 3, 12, 10
 
 
 def page(lab: Lab, timeline: Timeline, results: dict[str, StudentResult], lang: str, interval: float,
@@ -60,9 +61,15 @@ def held(lab: Lab, results: dict[str, StudentResult], exercises, label: dict[str
     HELD_SHOWN), with how many and who."""
     by_exercise = misconceptions.held(results.values(), [ex.id for ex in exercises])
     return [{"exercise": ex, "rows": [{"key": h.key, "count": h.count, "text": misconceptions.gist(lab.catalog, h.key, lang),
-                                       "who": ", ".join(label.get(s, s) for s in h.students)}
+                                       "who": who([label.get(s, s) for s in h.students])}
                                       for h in items[:HELD_SHOWN]]}
             for ex, items in by_exercise.items() if items]
+
+
+def who(names: list[str]) -> str:
+    """Names for a screen: the first NAMES_SHOWN, then how many more."""
+    shown = ", ".join(names[:NAMES_SHOWN])
+    return shown + (f", … (+{len(names) - NAMES_SHOWN})" if len(names) > NAMES_SHOWN else "")
 
 
 def latest(t, seen: dict[str, dict[str, list]], label: dict[str, str]) -> list[dict]:
