@@ -89,6 +89,16 @@ def test_a_migration_seen_on_both_hosts_is_told_once_as_the_issue_says():
     assert spanish == "lab4-live: migrada en caliente de A a B a las 22:13:30"
 
 
+def test_a_migration_there_and_back_is_two_migrations():
+    back = [ev("A", "domain", "lab4-live", "started", "migrated", 60), ev("B", "domain", "lab4-live", "stopped", "migrated", 61),
+            ev("B", "domain", "lab4-live", "job-completed", "migration-out", 61)]
+    lines = [seen_text.line(t(LAB4), s) for s in seen(LAB4.explains, "live-migrate", MIGRATION + back)]
+    assert lines == ["lab4-live: migrated A → B live at 22:13:30", "lab4-live on B: defined (added) at 22:13:30",
+                     "lab4-live on A: undefined (removed) at 22:13:32", "lab4-live: migrated B → A live at 22:14:20"]
+    later = [ev("B", "domain", "lab4-live", "started", "migrated", 1000)]
+    assert len(seen(LAB4.explains, "live-migrate", MIGRATION + later)) == 4    # 16 minutes later: another one
+
+
 def test_half_a_migration_and_a_forged_one_read_as_what_they_are():
     only_b = [e for e in MIGRATION if e.role == "B"]
     assert seen_text.line(t(LAB4), seen(LAB4.explains, "live-migrate", only_b)[0]) == \

@@ -145,8 +145,11 @@ def seen(rules: tuple[Explains, ...], exercise: str, events: list[Event], limit:
             lines.append(Seen(event.at, event.object, event))
             continue
         index = open_moves.get(event.object)
-        if index is not None and event.at - lines[index].at > MIGRATION_WINDOW:
-            index = None                      # an earlier migration of the same domain
+        if index is not None:
+            line = lines[index]
+            other_end = line.source if half == "out" else line.target
+            if event.at - line.at > MIGRATION_WINDOW or other_end not in (None, event.role):
+                index = None                  # an earlier migration of the same domain (or back)
         if index is None:
             open_moves[event.object] = len(lines)
             lines.append(Seen(event.at, event.object, source=event.role if half == "out" else None,
