@@ -10,6 +10,7 @@ change is intended, regenerate them and review the diff:
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from grader import render
 from grader.core import copies
 from grader.core.results import ERROR, GRADED, UNREACHABLE, ExerciseResult, LabRun, StudentResult
 from grader.core.scoring import score
+from grader.core.events import Event
 from grader.core.timeline import Timeline
 from toyhelp import TOY, evidence
 
@@ -50,17 +52,39 @@ def fixed_timeline(run: LabRun) -> Timeline:
     blank = [StudentResult(r.student, r.hosts, GRADED, None, 0, r.max_score,
                            [ExerciseResult(e.id, 0, e.points, "", []) for e in TOY.exercises]) for r in run.results]
     timeline.update(blank, 1_700_000_000)
+    timeline.record([Event("ana", "A", "pool", "toy-pool", "defined", "", 1_700_000_030),
+                     Event("ana", "A", "pool", "toy-pool", "started", "", 1_700_000_031),
+                     Event("ana", "A", "pool", "other", "started", "", 1_700_000_032),      # explains nothing
+                     Event("max", "A", "domain", "toy-vm", "started", "migrated", 1_700_000_100),
+                     Event("max", "A", "domain", "toy-vm", "metadata-changed", HOSTILE, 1_700_000_200),
+                     *[Event("max", "A", "domain", "toy-vm", "suspended", "paused", 1_700_000_300 + i)
+                       for i in range(3)]], {"max": 7})
     timeline.update(run.results, 1_700_000_420)
     return timeline
+
+
+#: The roster's names of some students (the others have none: their ids show).
+NAMES = {"ana": "Ana García", "max": "Max <i>Mustermann</i>"}
 
 
 CASES = [(name, lang) for name in render.REGISTRY for lang in ("en", "es")]
 
 
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """Times of day (events seen at 22:13:50) read the same on every machine."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.mark.parametrize("name, lang", CASES, ids=[f"{n}-{lang}" for n, lang in CASES])
 def test_renderer_output_matches_its_golden_file(name, lang):
     run = fixed_run(lang)
-    report = render.Report(run, TOY, {"ana": "ana@uni.es", "ben": None}, width=120, timeline=fixed_timeline(run))
+    report = render.Report(run, TOY, {"ana": "ana@uni.es", "ben": None}, width=120, timeline=fixed_timeline(run),
+                           names=NAMES)
     outputs = {"stdout": render.render(name, report)}
     if name == "table":
         outputs["single"] = render.render(name, render.Report(LabRun("toy", 5, lang, run.results[-1:]), TOY,

@@ -47,7 +47,8 @@ def test_the_timeline_records_passes_regressions_and_changes():
         ("ana", "pool-on", "passed", "failed"), ("ana", "vm-snap", "failed", "passed"),
         ("ben", "host", "graded", "unreachable")]
     data = timeline.to_dict()
-    assert set(data) == {"started", "polls", "students"} and data["polls"] == 3
+    assert set(data) == {"started", "polls", "students", "events"} and data["polls"] == 3
+    assert data["events"] == {}                                          # none recorded: none kept
     ana = data["students"]["ana"]
     assert ana["pool-on"] == {"first_passed": iso(T0 + 60), "last_change": iso(T0 + 120), "regressed": True}
     assert ana["vm-snap"] == {"first_passed": iso(T0 + 120), "last_change": iso(T0 + 120), "regressed": False}

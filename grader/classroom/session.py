@@ -53,6 +53,7 @@ class ClassRun:
     emails: dict
     progress_line: str
     retried: int | None = None
+    names: dict = field(default_factory=dict)   # the roster's `name` column, for the HTML report
     missing: int = 0                         # retried because the last run never reached them
     kept: int = 0
     gradebook_rows: int | None = None
@@ -91,6 +92,7 @@ def start_run(lab: Lab, course, class_roster: roster.Roster, lang: str, options:
     meta = {"lab": lab.id, "lang": lang, "roster": str(class_roster.source), "started": time.time(),
             "students": class_roster.students(), "exercises": options.only,
             "emails": {e.student: e.email for e in class_roster.entries if e.email},
+            "names": {e.student: e.name for e in class_roster.entries if e.name},
             "limits": {"jobs": limits.jobs, "timeout": limits.timeout,
                        "connect_timeout": limits.connect_timeout},
             "retry_of": None, **meta}
@@ -135,7 +137,8 @@ def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassO
                  results=[by_student[s] for s in class_roster.students() if s in by_student],
                  copies=copies.find(identities))
     emails = {e.student: e.email for e in class_roster.entries}
-    problems = write_reports(target, render.Report(run, lab, emails))
+    names = {e.student: e.name for e in class_roster.entries if e.name}
+    problems = write_reports(target, render.Report(run, lab, emails, names=names))
     target.write_meta({**meta, "state": "complete", "finished": time.time(),
                        "graded": sum(r.status == GRADED for r in run.results),
                        "not_graded": sum(r.status != GRADED for r in run.results)})
@@ -149,7 +152,7 @@ def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassO
         except LabError as err:
             problems.append(f"the run is complete in {target.path}, but the gradebook was not "
                             f"written: {err}")
-    return ClassRun(run=run, path=target.path, emails=emails, progress_line=progress.line(),
+    return ClassRun(run=run, path=target.path, emails=emails, names=names, progress_line=progress.line(),
                     retried=len(entries) if options.retry_unreachable else None, missing=missing,
                     kept=len(kept), gradebook_rows=written, problems=problems)
 

@@ -1,7 +1,9 @@
 """Watching a class live (`grade LAB --roster R --watch`): poll every host read-only until stopped.
 
 Connections stay open between polls (grader.reading.batch.ConnectionCache: a host that went away
-is reconnected when it comes back), so a poll costs the reads alone. Each poll's results update
+is reconnected when it comes back), so a poll costs the reads alone. Each connection is also
+subscribed, read-only, to the host's events (grader.reading.events): what libvirt says happened
+between two polls is recorded per student with the poll. Each poll's results and events update
 the timeline (grader.core.timeline); the caller shows the changes (a live table, or one line per
 change) and, when asked, serves a page for the classroom screen. On stop (Ctrl-C, SIGTERM) the run
 directory is written as for a normal class run, from the last poll, plus timeline.json.
@@ -41,11 +43,13 @@ class Watch:
     def __init__(self, lab: Lab, targets, limits: Limits, lang: str, only: list[str] | None = None,
                  clock: Callable[[], float] = time.time, expected: dict | None = None):
         from grader.reading.batch import ConnectionCache
+        from grader.reading.events import EventListener
 
         self.lab, self.targets, self.limits, self.lang, self.only = lab, list(targets), limits, lang, only
         self.expected = expected or {}
         self.clock = clock
-        self.connections = ConnectionCache()
+        self.events = EventListener.for_targets(self.targets, lab.roles, lab.scope, clock=clock)
+        self.connections = ConnectionCache(on_open=self.events.subscribe)
         exercises = [e.id for e in lab.exercises if not only or e.id in only]
         self.timeline = Timeline([t.student for t in self.targets], exercises, clock())
         self.results: dict[str, StudentResult] = {}
@@ -62,8 +66,10 @@ class Watch:
 
         results = grading.grade_many(self.lab, self.targets, self.limits, self.lang, self.only, keep,
                                      self.connections, self.expected)
+        events, dropped = self.events.drain()
         with self.lock:
             self.results = {r.student: r for r in results}
+            self.timeline.record(events, dropped)
             return self.timeline.update(results, self.clock())
 
     def run(self) -> LabRun:
@@ -74,6 +80,7 @@ class Watch:
         return LabRun(self.lab.id, self.lab.max_score, self.lang, results, found)
 
     def close(self) -> None:
+        self.events.close()
         self.connections.close()
 
 
@@ -93,13 +100,15 @@ def loop(watch: Watch, interval: float, on_poll: Callable[[list[Change]], None],
         stop.wait(max(0.0, interval - (time.monotonic() - began)))
 
 
-def archive_watch(watch: Watch, target: archive.RunDir, meta: dict, emails: dict) -> tuple[LabRun, list[str]]:
+def archive_watch(watch: Watch, target: archive.RunDir, meta: dict, emails: dict,
+                  names: dict | None = None) -> tuple[LabRun, list[str]]:
     """The run directory of a watched session: the last poll's evidence and results, every
-    report (with the timeline), timeline.json and run.json."""
+    report (with the timeline and the events seen), timeline.json and run.json."""
     run = watch.run()
     for result in run.results:
         archived(target, watch.lab, result, watch.evidence[result.student])
-    problems = write_reports(target, render.Report(run, watch.lab, emails, timeline=watch.timeline))
+    problems = write_reports(target, render.Report(run, watch.lab, emails, timeline=watch.timeline,
+                                                       names=names or {}))
     target.write_report(TIMELINE_FILE, json.dumps(watch.timeline.to_dict(), indent=1, ensure_ascii=False))
     target.write_meta({**meta, "state": "complete", "finished": time.time(), "polls": watch.timeline.polls,
                        "graded": sum(r.status == GRADED for r in run.results),

@@ -7,7 +7,7 @@ inside a course directory whose course.toml names the roster (grader.classroom.c
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -61,7 +61,8 @@ from grader.errors import UsageError
 @click.option("--interval", type=float, default=10.0, show_default=True, help="--watch: seconds between polls.")
 @click.option("--serve", metavar="[HOST:]PORT", default=None,
               help="--watch: also serve a read-only page for the classroom screen (127.0.0.1 by default).")
-@click.option("--anonymous", is_flag=True, help="--watch: show counts without names (for projecting).")
+@click.option("--anonymous", is_flag=True,
+              help="--watch or --format html: call students #1, #2... instead of their names (for projecting).")
 @handles_errors
 def grade(**given):
     """Grade LAB, read-only, on a student's host(s) or a whole class, with feedback per exercise."""
@@ -117,9 +118,12 @@ def run(env: Environment, opts: GradeOptions) -> ExitStatus:
     options = opts.class_options(env, only)
     options.expected = sharemarker.expected_facts(env.env, course)
 
-    watching = {"--interval": opts.interval != 10.0, "--serve": opts.serve, "--anonymous": opts.anonymous}
+    watching = {"--interval": opts.interval != 10.0, "--serve": opts.serve}
     if not opts.watch and any(watching.values()):
         raise UsageError(f"{next(k for k, v in watching.items() if v)} goes with --watch")
+    if opts.anonymous and not opts.watch and opts.fmt != "html":
+        raise UsageError("--anonymous hides names where people see them: use it with --watch (the board "
+                         "and the class page) or --format html (the class report)")
     if opts.watch and (opts.from_evidence or opts.save_evidence or opts.retry_unreachable
                        or opts.gradebook or opts.fmt != "table"):
         raise UsageError("--watch reads hosts live and shows a board: it takes no --from-evidence, "
@@ -129,8 +133,12 @@ def run(env: Environment, opts: GradeOptions) -> ExitStatus:
     if from_evidence and from_evidence.is_dir():
         from grader.classroom.session import regrade_run
 
+        from grader.classroom.archive import RunDir
+
         regraded, emails, timeline = regrade_run(lab, from_evidence, lang, only)
-        _print(env, opts.fmt, render.Report(regraded, lab, emails, timeline=timeline))
+        names = RunDir.open(from_evidence).meta().get("names", {})
+        _print(env, opts.fmt, render.Report(regraded, lab, emails, timeline=timeline, names=names,
+                                            anonymous=opts.anonymous))
         return graded(regraded.all_graded)
     if opts.roster and (opts.hosts or from_evidence):
         raise UsageError("give either --roster (a class) or --host/--from-evidence (one student), not both")
@@ -150,7 +158,7 @@ def run(env: Environment, opts: GradeOptions) -> ExitStatus:
                          "evidence in its run directory")
     if opts.watch:
         return _watch_class(env, lab, opts, course, roster_path, lang, options)
-    return _grade_class(env, lab, course, roster_path, opts.fmt, lang, options)
+    return _grade_class(env, lab, course, roster_path, opts.fmt, lang, options, opts.anonymous)
 
 
 def _path(env: Environment, path: Path | None) -> Path | None:
@@ -178,7 +186,7 @@ def _grade_one(env, lab, opts: GradeOptions, lang, only, options, course) -> Exi
     if opts.save_evidence:
         atomic_write(_path(env, opts.save_evidence), evidence.to_json())
     one = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang, results=[result])
-    _print(env, opts.fmt, render.Report(one, lab, single=True))
+    _print(env, opts.fmt, render.Report(one, lab, single=True, anonymous=opts.anonymous))
     return graded(one.all_graded)
 
 
@@ -197,11 +205,11 @@ def _load_evidence(path: Path, lab_id: str) -> Evidence:
 
 # --- a class -------------------------------------------------------------------------------------
 
-def _grade_class(env, lab, course, roster_path, fmt, lang, options) -> ExitStatus:
+def _grade_class(env, lab, course, roster_path, fmt, lang, options, anonymous: bool = False) -> ExitStatus:
     from grader.classroom.session import grade_roster
 
     done = grade_roster(lab, course, roster_path, lang, options, env.stderr, env.stderr_is_terminal)
-    _print(env, fmt, render.Report(done.run, lab, done.emails))
+    _print(env, fmt, render.Report(done.run, lab, done.emails, names=done.names, anonymous=anonymous))
     if done.retried is not None:
         missing = f" ({done.missing} never reached by the last run)" if done.missing else ""
         retried = f" (retried {done.retried}{missing}, kept {done.kept})"
@@ -246,6 +254,5 @@ def _watch_class(env, lab, opts: GradeOptions, course, roster_path, lang, option
 def _print(env: Environment, fmt: str, report: render.Report) -> None:
     if fmt == "table":   # colour on a terminal, unless NO_COLOR (no-color.org) says not
         colour = env.stdout_is_terminal and not env.env.get("NO_COLOR")
-        report = render.Report(report.run, report.lab, report.emails, report.single,
-                               terminal=colour, width=env.columns, timeline=report.timeline)
+        report = replace(report, terminal=colour, width=env.columns)
     env.out(render.render(fmt, report), nl=fmt not in ("csv", "table"))

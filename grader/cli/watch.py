@@ -28,7 +28,8 @@ def watch(env: Environment, lab, targets, lang: str, options, limits, interval: 
     if interval < 1:
         raise UsageError(f"--interval {interval:g}: poll at most once a second (e.g. --interval 10)")
     watcher = Watch(lab, targets, limits, lang, options.only, expected=options.expected)
-    label = live.names([t.student for t in targets], anonymous)
+    real = {t.student: getattr(t, "name", None) for t in targets}    # the roster's `name` column
+    label = live.names([t.student for t in targets], anonymous, real)
     latest = {"page": "", "state": {}}
     server = None
     if serve:
@@ -47,11 +48,12 @@ def watch(env: Environment, lab, targets, lang: str, options, limits, interval: 
     def on_poll(changes):
         now = time.time()
         with watcher.lock:
-            latest["page"] = watchpage.page(lab, watcher.timeline, watcher.results, lang, interval, now, anonymous)
+            latest["page"] = watchpage.page(lab, watcher.timeline, watcher.results, lang, interval, now, anonymous,
+                                           real)
             latest["state"] = {"polls": watcher.timeline.polls, "passed": watcher.timeline.passed_counts(),
                                "students": len(watcher.timeline.students)}
             if view is not None:
-                view.update(live.board(lab, watcher.timeline, watcher.results, lang, now, anonymous), refresh=True)
+                view.update(live.board(lab, watcher.timeline, watcher.results, lang, now, anonymous, real), refresh=True)
         if view is None:
             for change in changes:
                 env.out(live.change_line(change, anonymous, label))
@@ -73,7 +75,7 @@ def watch(env: Environment, lab, targets, lang: str, options, limits, interval: 
     run = watcher.run()
     if archive_to is None:
         return graded(run.all_graded)
-    run, problems = archive_watch(watcher, archive_to, meta or {}, emails or {})
+    run, problems = archive_watch(watcher, archive_to, meta or {}, emails or {}, real)
     counts = {status: sum(r.status == status for r in run.results) for status in ("graded", "unreachable", "error")}
     env.err(f"{lab.id}: watched {watcher.timeline.polls} poll(s); {counts['graded']} graded, "
             f"{counts['unreachable']} unreachable, {counts['error']} error(s) of {len(targets)}")

@@ -5,7 +5,9 @@ A lab folder holds:
     lab.toml        id, title, [needs] (roles, pool types, services, spare disks, kernel),
                     exercises (points, text in en/es), start options
     names.py        the lab's object names (pools, volumes, domains, snapshots) and SCOPE,
-                    what the grader reads from each host; start, checks and solution import it
+                    what the grader reads from each host; start, checks and solution import it;
+                    optionally EVENTS, which events a watch saw explain which exercise
+                    (grader.core.events.Explains)
     checks.py       one @check function per exercise (pure: evidence in, verdict out)
     messages.toml   the feedback catalog, English and Spanish side by side
     start.py        start(ctx) / finish(ctx): the lab's starting state (read-write, through
@@ -30,6 +32,7 @@ from hashlib import sha1
 from pathlib import Path
 from types import ModuleType
 
+from grader.core.events import Explains
 from grader.core.i18n import ENGINE_CATALOG, LANGUAGES, Catalog
 from grader.errors import UsageError
 
@@ -150,6 +153,8 @@ class Lab:
     folder: Path
     package: str
     start_options: tuple[StartOption, ...] = ()
+    #: which events seen by a watch explain which exercise (names.py's EVENTS; none by default)
+    explains: tuple[Explains, ...] = ()
     checks: dict = field(default_factory=dict)
     catalog: Catalog = field(default_factory=Catalog)
 
@@ -226,10 +231,23 @@ class Labs:
         needs = Needs.from_toml(data.get("needs", {}), str(folder / "lab.toml"))
         lab = Lab(id=data["id"], title=data["title"], needs=needs,
                   exercises=exercises, scope=scope, folder=folder, package=package,
-                  start_options=options,
+                  start_options=options, explains=_explains(names, lab_id, exercises),
                   catalog=Catalog.load(ENGINE_CATALOG, folder / "messages.toml"))
         lab.checks = _checks(lab)
         return lab
+
+
+def _explains(names: ModuleType, lab_id: str, exercises: tuple[Exercise, ...]) -> tuple[Explains, ...]:
+    """names.py's EVENTS: a tuple of Explains lines, each about one of the lab's exercises."""
+    table = tuple(getattr(names, "EVENTS", ()))
+    ids = {e.id for e in exercises}
+    for line in table:
+        if not isinstance(line, Explains):
+            raise RuntimeError(f"lab {lab_id}: names.py's EVENTS holds {line!r}: use Explains.of(...) lines")
+        if line.exercise not in ids:
+            raise RuntimeError(f"lab {lab_id}: names.py's EVENTS names exercise {line.exercise!r}, "
+                               f"not one of {sorted(ids)}")
+    return table
 
 
 def _checks(lab: Lab) -> dict:

@@ -3,6 +3,8 @@
 Pure: results in (one poll's), changes out. Times are seconds since the epoch inside, ISO 8601
 with the machine's time zone in timeline.json and on screen. What the class report draws from it
 (cumulative passes, median time to pass, where students spent longest) is computed here too.
+The events the watch saw on each student's hosts (grader.core.events) are kept here as well,
+bounded per student.
 """
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from grader.core.events import Event, StudentEvents
 from grader.core.results import GRADED, StudentResult
 
 PASSED, PARTIAL, FAILED = "passed", "partial", "failed"
+#: The events kept per student (the latest): a host that floods the watch costs a bounded memory.
+EVENTS_KEPT = 500
 
 
 def iso(at: float | None) -> str | None:
@@ -59,9 +64,11 @@ def state_of(score: float, max_score: int) -> str:
 
 
 class Timeline:
-    def __init__(self, students: list[str], exercises: list[str], started: float):
+    def __init__(self, students: list[str], exercises: list[str], started: float, keep: int = EVENTS_KEPT):
         self.started, self.polls, self.exercises = started, 0, exercises
         self.students = {s: StudentTrack() for s in students}
+        self.keep = keep
+        self.events: dict[str, StudentEvents] = {}
 
     def update(self, results: list[StudentResult], at: float) -> list[Change]:
         """One poll's results: what changed since the last poll."""
@@ -89,6 +96,24 @@ class Timeline:
                     ex_track.state, ex_track.score, ex_track.since = new, ex.score, at
                     ex_track.last_change = at
         return changes
+
+    def record(self, events: list[Event], dropped: dict[str, int] | None = None) -> None:
+        """Events seen since the last poll (and how many each student's hosts sent that were not
+        even handed over: a flood), kept per student, the latest `keep`."""
+        for event in events:
+            self._events(event.student).add(event)
+        for student, count in (dropped or {}).items():
+            if count:
+                self._events(student).dropped += count
+
+    def _events(self, student: str) -> StudentEvents:
+        if student not in self.events:
+            self.events[student] = StudentEvents(self.keep)
+        return self.events[student]
+
+    def events_of(self, student: str) -> list[Event]:
+        kept = self.events.get(student)
+        return kept.events if kept else []
 
     # -- what the report and the page show ---------------------------------------------------------
 
@@ -126,13 +151,17 @@ class Timeline:
 
     def to_dict(self) -> dict:
         """timeline.json: {"started", "polls", "students": {student: {exercise: {"first_passed",
-        "last_change", "regressed"}}}}."""
+        "last_change", "regressed"}}}, "events": {student: {"seen": [{"role", "kind", "object",
+        "event", "detail", "at"[, "count", "last"]}], "dropped": N}}} (times as ISO 8601)."""
         return {"started": iso(self.started), "polls": self.polls,
                 "students": {s: {ex: {"first_passed": iso(t.first_passed),
                                       "last_change": iso(t.last_change or self.started),
                                       "regressed": t.regressed}
                                  for ex, t in ((ex, track.exercises.get(ex, ExerciseTrack())) for ex in self.exercises)}
-                             for s, track in self.students.items()}}
+                             for s, track in self.students.items()},
+                "events": {s: {"seen": [{**e.to_dict(), "at": iso(e.at), **({"last": iso(e.last)} if e.last else {})}
+                                        for e in kept.events], "dropped": kept.dropped}
+                           for s, kept in self.events.items()}}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Timeline":
@@ -148,4 +177,7 @@ class Timeline:
                     state=PASSED if first is not None and not item.get("regressed") else None,
                     first_passed=first, last_change=parse_iso(item.get("last_change")),
                     regressed=bool(item.get("regressed")))
+        for student, kept in data.get("events", {}).items():
+            timeline.record([Event.from_dict(student, {**e, "at": parse_iso(e["at"]), "last": parse_iso(e.get("last"))})
+                             for e in kept.get("seen", [])], {student: kept.get("dropped", 0)})
         return timeline

@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from grader.core.evidence import Evidence
 from grader.core.labdef import Lab
@@ -34,13 +34,16 @@ class ConnectionCache:
 
     A dead connection (libvirt keepalive dropped it) is replaced on the next read. While an open
     of a URI hangs (a host that accepts and never answers), later reads of that URI fail at once
-    instead of piling up more hung workers.
+    instead of piling up more hung workers. `on_open(uri, conn)` is called with each new
+    connection, in the worker that opened it and before any read uses it (a watch subscribes it
+    to the host's events, grader.reading.events); whatever it raises is ignored.
     """
 
-    def __init__(self):
+    def __init__(self, on_open: Callable[[str, object], object] | None = None):
         self._lock = threading.Lock()
         self._open: dict[str, object] = {}
         self._pending: set[str] = set()
+        self._on_open = on_open
 
     def get(self, uri: str, limits: Limits):
         with self._lock:
@@ -54,6 +57,11 @@ class ConnectionCache:
             self._pending.add(uri)
         try:
             conn = connection.open_host(uri, limits)
+            if self._on_open is not None:
+                try:
+                    self._on_open(uri, conn)
+                except Exception:  # noqa: BLE001 - events are extra: the read goes on without them
+                    pass
         finally:
             with self._lock:
                 self._pending.discard(uri)

@@ -30,10 +30,25 @@ class Report:
     terminal: bool = False     # shown on a terminal: colour allowed
     width: int = 100           # columns for the terminal table when not on a terminal
     timeline: Timeline | None = None   # a watched session's (grade --watch), for the class report
+    names: Mapping[str, str | None] = field(default_factory=dict)   # the roster's `name` column
+    anonymous: bool = False    # the class report for projecting: #1, #2... instead of names
 
     def t(self, key: str, **params) -> str:
         """A user-interface string from the catalogs, in the run's language."""
         return self.lab.catalog.text(key, self.run.lang, **params)
+
+    def labels(self) -> dict[str, str]:
+        """What the class report calls each student (see `labels`)."""
+        return labels([r.student for r in self.run.results], self.names, self.anonymous)
+
+
+def labels(students: list[str], names: Mapping[str, str | None] | None = None,
+           anonymous: bool = False) -> dict[str, str]:
+    """What a page shown to people calls each student: the roster's name (its `name` column),
+    the student's id where there is none, or #1, #2... in roster order when anonymous (for
+    projecting in class)."""
+    names = names or {}
+    return {s: (f"#{i}" if anonymous else (names.get(s) or s)) for i, s in enumerate(students, start=1)}
 
 
 @dataclass(frozen=True)

@@ -49,14 +49,14 @@ def histogram_svg(scores: list[float], max_score: int, labels: dict) -> str:
 
 
 
-def curves_svg(timeline: Timeline, students_label: str) -> str:
+def curves_svg(timeline: Timeline, students_label: str, minutes_label: str) -> str:
     """Per exercise, how many students had passed it at each minute of the session (a step line
-    each, with its legend), as a base64 SVG image."""
+    each, with its legend), as a base64 SVG image; the time axis says what it counts."""
     series = {ex: timeline.cumulative(ex) for ex in timeline.exercises}
     last = max([t for times in series.values() for t in times] + [timeline.started + 60])
     span = max(60.0, last - timeline.started)
     total = max(1, len(timeline.students))
-    width, height, left, right, top, bottom = 640, 280, 48, 150, 12, 40
+    width, height, left, right, top, bottom = 640, 296, 48, 150, 12, 56
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def x(at: float) -> float:
@@ -88,6 +88,7 @@ def curves_svg(timeline: Timeline, students_label: str) -> str:
                      f'<text x="{left + plot_w + 10}" y="{top + 14 + 16 * i}" fill="{colour}">'
                      f'{escape(ex)} ({len(times)})</text>')
     parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#333"/>'
+                 f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle">{escape(minutes_label)}</text>'
                  f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
                  f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">{escape(students_label)}</text></svg>')
     return base64.b64encode("".join(parts).encode()).decode()

@@ -7,6 +7,7 @@ Pure: a timeline and the last results in, a rich table (or text) out; host text 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Mapping
 
 from rich.table import Table
 from rich.text import Text
@@ -15,6 +16,7 @@ from grader.core.labdef import Lab
 from grader.core.results import GRADED, StudentResult
 from grader.core.text import one_line
 from grader.core.timeline import FAILED, PARTIAL, PASSED, Timeline
+from grader.render import labels
 
 #: A student who has not progressed for this long is shown as idle.
 IDLE_AFTER = 600.0
@@ -25,13 +27,14 @@ def clock(at: float | None) -> str:
     return "" if at is None else datetime.fromtimestamp(at).strftime("%H:%M")
 
 
-def names(students: list[str], anonymous: bool) -> dict[str, str]:
-    """What the board calls each student: their id, or `#1`, `#2`... in roster order."""
-    return {s: (f"#{i}" if anonymous else s) for i, s in enumerate(students, start=1)}
+def names(students: list[str], anonymous: bool, real: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """What the board calls each student: the roster's name (their id where it has none), or
+    `#1`, `#2`... in roster order."""
+    return labels(students, real, anonymous)
 
 
 def board(lab: Lab, timeline: Timeline, results: dict[str, StudentResult], lang: str, now: float,
-          anonymous: bool = False) -> Table:
+          anonymous: bool = False, real: Mapping[str, str | None] | None = None) -> Table:
     t = lambda key, **p: lab.catalog.text(key, lang, **p)  # noqa: E731 - a short alias
     exercises = [e for e in lab.exercises if e.id in timeline.exercises]
     table = Table(title=Text(one_line(t("ui-watch-title", lab=lab.id, polls=timeline.polls, at=clock(now)))),
@@ -40,7 +43,7 @@ def board(lab: Lab, timeline: Timeline, results: dict[str, StudentResult], lang:
     for ex in exercises:
         table.add_column(f"{ex.id}\n/{ex.points}", justify="right", no_wrap=True)
     table.add_column(t("ui-status"), no_wrap=True)
-    label = names(list(timeline.students), anonymous)
+    label = names(list(timeline.students), anonymous, real)
     for student, track in timeline.students.items():
         cells = []
         for ex in exercises:

@@ -1,5 +1,6 @@
 """lab3's contract names (curriculum): read by the starting state, the checks, the solution and
 the collect scope."""
+from grader.core.events import Explains
 from grader.core.labdef import Scope
 
 POOL, POOL_PATH = "lab3", "/var/lib/libvirt/lab3"
@@ -14,3 +15,15 @@ CLEAN, LIVE, BRANCH, EXTERNAL = "clean", "live-1", "branch-b", "ext-1"
 #: The lab's pool and its two domains (with their snapshots), and what libvirt probes of
 #: lab3-raw's disk file (an external snapshot's overlay is in no pool's list until a refresh).
 SCOPE = Scope.of(pools=[POOL], domains=DOMAINS, block_info=[RAW])
+
+#: What a watch (grade --watch) saw happening that explains each exercise. Taking a snapshot is
+#: no event of its own: a running domain's live snapshot shows as a pause and a resume, a revert
+#: as a stop (or start) "from-snapshot"; when lab3-vm ran tells whether 'clean' could be offline.
+EVENTS = (
+    Explains.of("snap-offline", "domain", VM, ("started", "stopped")),
+    Explains.of("snap-live", "domain", VM, ("started", "suspended", "resumed")),
+    Explains.of("snap-revert", "domain", VM, ("stopped/from-snapshot", "started/from-snapshot",
+                                              "defined/from-snapshot", "resumed/from-snapshot",
+                                              "suspended/from-snapshot")),
+    Explains.of("snap-external", "domain", RAW, ("defined", "undefined", "block-job")),
+)

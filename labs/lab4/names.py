@@ -1,5 +1,6 @@
 """lab4's contract names (curriculum): read by the starting state, the checks, the solution and
 the collect scope."""
+from grader.core.events import Explains
 from grader.core.labdef import Scope
 
 MiB = 2**20
@@ -30,3 +31,14 @@ LIVE_NS = "https://kvm-storage-lab.example.org/xmlns/live/1.0"
 #: libvirt probes of lab4-cold's disk file, copied in but maybe not yet in its pool's list.
 SCOPE = Scope.of(pools="*", domains=[COLD, LIVE], host_facts=True, job_stats=True,
                  block_info=[COLD])
+
+#: What a watch (grade --watch) saw happening that explains each exercise: the cold domain
+#: arriving on B and leaving A, B's shared pool, and the live domain's migration (its halves on
+#: A and B, the job that completed on A, the definitions it left) or whatever took its place (a
+#: fresh start on B, a hand-set live marker: a metadata change).
+EVENTS = (
+    Explains.of("cold-migrate", "domain", COLD, ("defined", "undefined", "started", "stopped")),
+    Explains.of("shared-pool", "pool", SHARED_POOL, ("defined", "started", "stopped", "undefined"), roles="B"),
+    Explains.of("live-migrate", "domain", LIVE, ("started", "stopped", "suspended/migrated", "resumed/migrated",
+                                                 "defined", "undefined", "job-completed", "metadata-changed")),
+)

@@ -1,5 +1,6 @@
 """lab5's contract names (curriculum): read by the starting state, the checks, the solution and
 the collect scope."""
+from grader.core.events import Explains
 from grader.core.labdef import Scope
 
 #: The three pools: a partitioned disk, an LVM volume group, a ZFS pool.
@@ -18,3 +19,11 @@ DEFAULT_DISKS = ("/dev/vdb", "/dev/vdc", "/dev/vdd")
 
 #: Only lab5's own pools: the grader ignores the host's other pools.
 SCOPE = Scope.of(pools=POOLS, domains=())
+
+#: What a watch (grade --watch) saw happening that explains each pool exercise: its lifecycle.
+_LIFECYCLE = ("defined", "created", "started", "stopped", "deleted", "undefined")
+EVENTS = (
+    Explains.of("pool-disk", "pool", DISK, _LIFECYCLE),
+    Explains.of("pool-logical", "pool", VG, _LIFECYCLE),
+    Explains.of("pool-zfs", "pool", ZFS, _LIFECYCLE),
+)
