@@ -1,8 +1,10 @@
 """lab4's starting state: on A a shut-off domain on a local pool and a running domain on the
 shared export (with the live-only marker); B starts with none of lab4's objects.
 
-`finish` cleans both hosts. The shared export holds other people's files too, so only lab4's
-volumes (named lab4-*) are ever deleted from it.
+`finish` cleans both hosts, deleting only at lab4's places (grader.provision.Place): the
+directory of lab4-local, and on the shared export only lab4's volumes (named lab4-*), which holds
+other people's files too. A lab4 pool anywhere else is refused with one line before anything
+changes on either host; a copy a student left in another pool of B is theirs to delete.
 """
 from __future__ import annotations
 
@@ -15,7 +17,10 @@ from grader.errors import UsageError, one_line
 from . import share as shares
 from .names import (COLD, COLD_CAPACITY, COLD_VOLUME, DOMAINS, ISCSI_POOL, LIVE,
                     LIVE_CAPACITY, LIVE_NS, LIVE_VOLUME, LOCAL_PATH, LOCAL_POOL,
-                    SHARED_PATH, SHARED_POOL, SHARED_POOL_TYPES, VOLUME_PREFIX)
+                    SHARED_PATH, SHARED_POOL, VOLUME_PREFIX)
+
+PLACES = {LOCAL_POOL: provision.Place("dir", LOCAL_PATH),
+          SHARED_POOL: provision.Place("netfs", SHARED_PATH, own=VOLUME_PREFIX)}
 
 
 def start(ctx) -> None:
@@ -35,10 +40,11 @@ def start(ctx) -> None:
 def define_shared_pool(conn, share: shares.Share):
     """lab4-shared on the course's export; a host allows one pool per source, so name the other."""
     try:
-        return provision.define_pool(conn, SHARED_POOL, "netfs", SHARED_PATH, share.as_source())
+        return provision.define_pool(conn, SHARED_POOL, "netfs", SHARED_PATH, share.as_source(),
+                                     own=VOLUME_PREFIX)
     except libvirt.libvirtError as err:
         other = _pool_on_source(conn, share)
-        provision.remove_pool(conn, SHARED_POOL, volumes=[])
+        provision.remove_pool(conn, SHARED_POOL, PLACES[SHARED_POOL])
         if other:
             raise UsageError(f"pool {other!r} on {conn.getURI()} already uses {share} and libvirt "
                              f"allows one pool per source: stop it (`virsh pool-destroy {other}`) "
@@ -69,41 +75,12 @@ def mark_live(dom) -> str:
 def finish(ctx) -> None:
     """Domains first on every host (a disk may be in use across hosts), then pools."""
     for conn in ctx.conns.values():
+        provision.check_places(conn, PLACES)
+    for conn in ctx.conns.values():
         for name in DOMAINS:
-            _remove_local_copies(conn, name)
             provision.remove_domain(conn, name)
     for conn in ctx.conns.values():
-        provision.remove_pool(conn, LOCAL_POOL)
-        provision.remove_pool(conn, SHARED_POOL, volumes=_lab_volumes(conn, SHARED_POOL))
-        provision.remove_pool(conn, ISCSI_POOL, volumes=[])   # the LUNs are the course's
-
-
-def _lab_volumes(conn, pool_name: str) -> list[str]:
-    pool = provision.find_pool(conn, pool_name)
-    if pool is None:
-        return []
-    try:
-        if not pool.isActive():
-            pool.create(0)
-        pool.refresh(0)
-        return [v for v in pool.listVolumes() if v.startswith(VOLUME_PREFIX)]
-    except libvirt.libvirtError:
-        return []
-
-
-def _remove_local_copies(conn, name: str) -> None:
-    """A cold copy may sit in any local pool of B (e.g. `default`): delete lab4-* disks of the
-    domain that are in a local pool (shared ones go with the shared pool)."""
-    try:
-        dom = conn.lookupByName(name)
-    except libvirt.libvirtError:
-        return
-    for disk in parse(dom.XMLDesc(0)).xpath("./devices/disk[@device='disk']/source/@file"):
-        try:
-            vol = conn.storageVolLookupByPath(disk)
-            pool = vol.storagePoolLookupByVolume()
-        except libvirt.libvirtError:
-            continue
-        local = parse(pool.XMLDesc(0)).get("type") not in SHARED_POOL_TYPES
-        if local and vol.name().startswith(VOLUME_PREFIX):
-            vol.delete(0)
+        for name, place in PLACES.items():
+            provision.remove_pool(conn, name, place)
+        if (pool := provision.find_pool(conn, ISCSI_POOL)) is not None:
+            provision.forget_pool(pool)     # the LUNs are the course's
