@@ -141,6 +141,32 @@ def test_yaml_problems_carry_lines(tmp_path):
     assert "line 4: duplicate student 'ana' (role A already given on line 3)" in str(err.value)
 
 
+def test_inventory_variables_are_data_not_programs(tmp_path):
+    """What students type ends up in an inventory: a libvirt_uri that runs a program, an
+    ansible_host that smuggles a query or an ssh option, each a problem on its own line; an
+    instructor may allow one more parameter by name."""
+    path = write(tmp_path, "hosts", """
+        pc01 student=ana role=A libvirt_uri=qemu+ext:///system?command=/tmp/x
+        pc02 student=ben role=A ansible_host=h/system?command=/tmp/x
+        pc03 student=carl role=A ansible_host=-oProxyCommand=x
+        pc04 student=dora role=A ansible_user=grader libvirt_uri=qemu+ssh://h/system?mode=direct
+        """)
+    with pytest.raises(UsageError) as err:
+        roster.load(path, ("A",))
+    text = str(err.value)
+    assert "line 1: student 'ana', role A: libvirt URI 'qemu+ext:///system?command=/tmp/x': the ext " \
+           "transport runs a program on this machine" in text
+    assert "line 2: student 'ben', role A: libvirt URI 'qemu+ssh://h/system?command=/tmp/x/system': " \
+           "command= runs a program on this machine" in text
+    assert "line 3: student 'carl', role A: malformed libvirt URI 'qemu+ssh://-oProxyCommand=x/system'" in text
+    assert "line 4: student 'dora', role A: libvirt URI 'qemu+ssh://h/system?mode=direct': mode= is not " \
+           "a parameter the grader needs" in text and "--allow-uri-param mode" in text
+    assert "4 problem(s)" in text
+    path.write_text("pc04 student=dora role=A libvirt_uri=qemu+ssh://h/system?mode=direct\n")
+    assert roster.load(path, ("A",), allow=frozenset({"mode"})).entries[0].hosts == {
+        "A": "qemu+ssh://h/system?mode=direct"}
+
+
 def test_bad_roster_on_the_command_line_is_exit_2_and_grades_nobody(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = write(tmp_path, "class.csv", "student,A\nana,bad\nana,qemu:///system\n")

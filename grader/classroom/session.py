@@ -41,6 +41,7 @@ class ClassOptions:
     run_dir: Path | None = None
     gradebook: str | None = None
     cwd: Path = field(default_factory=Path.cwd)   # where ./runs is, without --out or course.toml
+    allow_uri_params: frozenset[str] = frozenset()   # --allow-uri-param (grader.core.uris)
 
 
 @dataclass
@@ -73,7 +74,7 @@ def limits_for(options: ClassOptions, course) -> Limits:
 
 def load_roster(lab: Lab, roster_path: Path, options: ClassOptions) -> roster.Roster:
     """The class as the roster gives it, only the students asked for (--only)."""
-    class_roster = roster.load(roster_path, lab.roles)
+    class_roster = roster.load(roster_path, lab.roles, allow=options.allow_uri_params)
     return class_roster.select(options.students) if options.students else class_roster
 
 

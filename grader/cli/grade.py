@@ -20,6 +20,7 @@ from grader.core.evidence import BadEvidence, Evidence
 from grader.core.i18n import LANGUAGES, check_language
 from grader.core.results import LabRun
 from grader.core.scoring import score
+from grader.core.uris import ALLOW_URI_PARAM_HELP, allowed_params
 from grader.errors import UsageError
 
 
@@ -62,6 +63,8 @@ from grader.errors import UsageError
 @click.option("--serve", metavar="[HOST:]PORT", default=None,
               help="--watch: also serve a read-only page for the classroom screen (127.0.0.1 by default).")
 @click.option("--anonymous", is_flag=True, help="--watch: show counts without names (for projecting).")
+@click.option("--allow-uri-param", "allow_uri_params", multiple=True, metavar="NAME",
+              help=ALLOW_URI_PARAM_HELP)
 @handles_errors
 def grade(**given):
     """Grade LAB, read-only, on a student's host(s) or a whole class, with feedback per exercise."""
@@ -93,6 +96,7 @@ class GradeOptions:
     interval: float = 10.0
     serve: str | None = None
     anonymous: bool = False
+    allow_uri_params: tuple[str, ...] = ()
 
     def class_options(self, env: Environment, only: list[str] | None):
         """The options a class run takes (grader.classroom.session.ClassOptions)."""
@@ -102,7 +106,8 @@ class GradeOptions:
         return ClassOptions(only=only, students=students, jobs=self.jobs, timeout=self.timeout,
                             connect_timeout=self.connect_timeout, retry_unreachable=self.retry_unreachable,
                             out=_path(env, self.out), run_dir=_path(env, self.run_dir),
-                            gradebook=self.gradebook, cwd=env.cwd)
+                            gradebook=self.gradebook, cwd=env.cwd,
+                            allow_uri_params=allowed_params(self.allow_uri_params))
 
 
 def run(env: Environment, opts: GradeOptions) -> ExitStatus:
@@ -171,7 +176,7 @@ def _grade_one(env, lab, opts: GradeOptions, lang, only, options, course) -> Exi
         from grader import grading
         from grader.reading.student import Target
 
-        uris = parse_hosts(opts.hosts, lab.roles, env.env)
+        uris = parse_hosts(opts.hosts, lab.roles, env.env, options.allow_uri_params)
         result, evidence = grading.grade_one(lab, Target(opts.student, uris), limits_for(options, course),
                                              lang, only)
     if opts.save_evidence:
@@ -224,7 +229,7 @@ def _watch_one(env, lab, opts: GradeOptions, lang, options, course) -> ExitStatu
     from grader.core.uris import parse_hosts
     from grader.reading.student import Target
 
-    targets = [Target(opts.student, parse_hosts(opts.hosts, lab.roles, env.env))]
+    targets = [Target(opts.student, parse_hosts(opts.hosts, lab.roles, env.env, options.allow_uri_params))]
     return watch(env, lab, targets, lang, options, limits_for(options, course), opts.interval,
                  opts.serve, opts.anonymous)
 
