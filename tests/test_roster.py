@@ -2,7 +2,9 @@
 the grader understands, and every mistake reported at once with its line, exit 2, nothing graded."""
 from __future__ import annotations
 
+import os
 import textwrap
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -204,3 +206,60 @@ def test_course_toml_mistakes(tmp_path):
     (tmp_path / "course.toml").write_text('jobs = "many"\n')
     with pytest.raises(UsageError, match="jobs = 'many' has the wrong type"):
         courseconf.current(tmp_path)
+
+
+NOBODY = 65534
+
+
+def test_course_toml_someone_else_could_have_written_is_refused(tmp_path):
+    """Owned by another user, writable by group or others, or a symlink another user owns:
+    one line that says why and what to do, never taken."""
+    toml = tmp_path / "course.toml"
+    toml.write_text('runs = "/srv/elsewhere"\n')
+    toml.chmod(0o644)
+    assert courseconf.current(tmp_path).runs == Path("/srv/elsewhere")
+    os.chown(toml, NOBODY, NOBODY)
+    with pytest.raises(UsageError, match=f"course.toml is owned by uid {NOBODY}, not by you or root, so it "
+                                         "is not taken as the course's configuration") as refused:
+        courseconf.current(tmp_path)
+    assert "chmod go-w" in str(refused.value) and "\n" not in str(refused.value)
+    os.chown(toml, os.geteuid(), os.getegid())
+    for mode, who in ((0o664, "its group"), (0o646, "others")):
+        toml.chmod(mode)
+        with pytest.raises(UsageError, match=f"course.toml is writable by {who} \\(mode 0{mode:o}\\)"):
+            courseconf.current(tmp_path)
+    toml.chmod(0o644)
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "course.toml").symlink_to(toml)
+    assert courseconf.current(course).runs == Path("/srv/elsewhere")
+    os.chown(course / "course.toml", NOBODY, NOBODY, follow_symlinks=False)
+    with pytest.raises(UsageError, match=f"course.toml is a symlink owned by uid {NOBODY}"):
+        courseconf.current(course)
+
+
+def test_the_search_for_course_toml_stops_at_the_repository_and_at_home(tmp_path):
+    (tmp_path / "course.toml").write_text('jobs = 3\n')
+    work = tmp_path / "me" / "labs" / "week1"
+    work.mkdir(parents=True)
+    assert courseconf.current(work, home=tmp_path / "elsewhere").jobs == 3
+    assert courseconf.current(work, home=tmp_path / "me") is None        # home: no further
+    (tmp_path / "me" / "labs" / ".git").mkdir()
+    assert courseconf.current(work, home=tmp_path / "elsewhere") is None  # a repository: no further
+    (tmp_path / "me" / "labs" / "course.toml").write_text('jobs = 5\n')
+    assert courseconf.current(work, home=tmp_path / "me").jobs == 5      # its own root still counts
+
+
+def test_a_planted_course_toml_stops_grade_with_one_line(tmp_path):
+    """/tmp/course.toml written by another user would set the run directory and the gradebook:
+    grade refuses it, grades nobody and writes nothing."""
+    from toyhelp import host, run
+
+    (tmp_path / "course.toml").write_text(f'runs = "{tmp_path / "theirs"}"\ngradebook = "sqlite:///{tmp_path}/gb.db"\n')
+    os.chown(tmp_path / "course.toml", NOBODY, NOBODY)
+    cwd = tmp_path / "class"
+    cwd.mkdir()
+    status, out, err = run(grade, "toy", "--host", host("right"), cwd=cwd)
+    assert status == 2 and not out
+    assert err.startswith(f"error: {tmp_path / 'course.toml'} is owned by uid {NOBODY}") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["class", "course.toml"]

@@ -116,7 +116,8 @@ def run(env: Environment, opts: GradeOptions) -> ExitStatus:
     from grader.classroom import courseconf
 
     lab = labdef.for_environment(env.env).load(opts.lab_id)
-    course = courseconf.current(env.cwd)
+    home = env.env.get("HOME")
+    course = courseconf.current(env.cwd, Path(home) if home else None)
     lang = check_language(opts.lang or (course.lang if course else None), env.env)
     only = [lab.exercise(e).id for e in opts.exercises] or None
     options = opts.class_options(env, only)
