@@ -61,7 +61,8 @@ from grader.errors import UsageError
                    "is archived on stop with timeline.json.")
 @click.option("--interval", type=float, default=10.0, show_default=True, help="--watch: seconds between polls.")
 @click.option("--serve", metavar="[HOST:]PORT", default=None,
-              help="--watch: also serve a read-only page for the classroom screen (127.0.0.1 by default).")
+              help="--watch: also serve a read-only page for the classroom screen (127.0.0.1 by default; "
+                   "it answers only to that address and localhost).")
 @click.option("--anonymous", is_flag=True, help="--watch: show counts without names (for projecting).")
 @click.option("--allow-uri-param", "allow_uri_params", multiple=True, metavar="NAME",
               help=ALLOW_URI_PARAM_HELP)
