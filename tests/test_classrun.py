@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +16,7 @@ from grader.core import labdef
 from grader import grading
 from grader.reading import connection
 from grader.cli.main import grade
+from grader.errors import UsageError
 
 LAB = labdef.load("lab3")
 
@@ -78,8 +80,13 @@ def test_ssh_uris_get_timeouts_and_no_prompts(tmp_path):
     assert uri == f"qemu+ssh://root@10.0.0.11/system?command={wrapper}"
     ro = "qemu+ssh://grader@h/system?socket=/var/run/libvirt/libvirt-sock-ro"
     assert connection.connect_uri(ro, limits, wrapper) == f"{ro}&command={wrapper}"
-    mine = "qemu+ssh://h/system?command=/usr/local/bin/myssh"
-    assert connection.connect_uri(mine, limits, wrapper) == mine          # the instructor's own wins
+    pinned = connection.connect_uri("qemu+ssh://h/system?known_hosts=/course/known_hosts", limits)
+    assert "-o UserKnownHostsFile=/course/known_hosts -o StrictHostKeyChecking=yes" in \
+        Path(pinned.rpartition("command=")[2]).read_text()
+    for mine in ("qemu+ssh://h/system?command=/usr/local/bin/myssh", "qemu+ext:///system?command=/bin/x",
+                 "qemu+ssh://h/system?no_verify=1"):
+        with pytest.raises(UsageError, match="is refused: .*(runs a program|check off)"):
+            connection.connect_uri(mine, limits, wrapper)           # a URI's own program never runs
     assert connection.connect_uri("qemu+tcp://h/system", limits, wrapper) == "qemu+tcp://h/system"
 
 

@@ -146,7 +146,10 @@ def ssh_readonly_uri(readonly_socket):
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.05)
-        yield f"qemu+ssh://{GRADER_USER}@127.0.0.1:{port}/system?keyfile={folder / 'id'}&no_verify=1"
+        known_hosts = folder / "known_hosts"       # the host key pinned, as a course does it
+        known_hosts.write_text(f"[127.0.0.1]:{port} {(folder / 'host.pub').read_text().strip()}\n")
+        yield (f"qemu+ssh://{GRADER_USER}@127.0.0.1:{port}/system?keyfile={folder / 'id'}"
+               f"&known_hosts={known_hosts}")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -170,10 +173,26 @@ def test_a_class_is_graded_over_ssh_with_a_key_that_reaches_only_the_read_only_s
 
 def test_the_ssh_key_cannot_change_anything(ssh_readonly_uri):
     script = ("import libvirt\n"
-              f"c = libvirt.open({ssh_readonly_uri!r})\n"
+              "from grader.reading import connection\n"      # its ssh, pinned to the known_hosts
+              f"c = libvirt.open(connection.connect_uri({ssh_readonly_uri!r}, connection.Limits()))\n"
               "c.storagePoolDefineXML(\"<pool type='dir'><name>t-no</name><target><path>/tmp/no</path>"
               "</target></pool>\", 0)\n")
     result = subprocess.run([sys.executable, "-c", script],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "read only access prevents" in result.stderr or "read-only" in result.stderr.lower()
+
+
+def test_a_host_key_not_in_the_uris_known_hosts_is_not_trusted(ssh_readonly_uri, tmp_path):
+    """known_hosts= pins the host keys (the grader's ssh wrapper: StrictHostKeyChecking=yes):
+    another key for the same address makes the student unreachable, never trusted on first use."""
+    known_hosts = Path(ssh_readonly_uri.rpartition("known_hosts=")[2])
+    good = known_hosts.read_text()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
+    known_hosts.write_text(good.split(" ", 1)[0] + " " + (tmp_path / "other.pub").read_text())
+    grade = str(Path(sys.executable).with_name("grade"))
+    run = subprocess.run([grade, "lab3", "--host", ssh_readonly_uri, "--format", "json", "--timeout", "30"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    [result] = json.loads(run.stdout)["results"]
+    assert result["status"] == "unreachable" and "HOST IDENTIFICATION HAS CHANGED" in result["error"]

@@ -102,6 +102,22 @@ def test_a_pool_of_the_host_on_the_course_source_blocks_the_labs_pool():
     assert blocked(judge({"A": host("A", pools=(mine,))}, [SHARE], labs("lab4"))) == []
 
 
+def test_host_text_reaches_the_terminal_as_letters():
+    """A host name or pool name with an escape sequence, a newline or a bidirectional override
+    is shown escaped, on the finding's own line: the doctor prints host text like every renderer."""
+    a = host("A", hostname="pc\x1b]0;owned\x07\x1b[2J", error=None,
+             pools=(Pool("mine\n A  ok    ready\u202e", "netfs", True, host="nfs.lab", path="/exports/kvm"),))
+    lines = [f.line() for f in judge({"A": a}, [SHARE], labs("lab1"))]
+    text = "\n".join(lines)
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "(host pc\\x1b]0;owned\\x07\\x1b[2J, libvirt 9.0.0" in text
+    conflict = next(line for line in lines if "already uses the course's source" in line)
+    assert conflict.startswith("A  FAIL  pool mine A ok ready\\u202e already uses")
+    assert "virsh pool-destroy mine A ok ready\\u202e" in conflict
+    unreachable = judge({"A": host("A", error="cannot connect: \x1b[31mno\nroute")}, [], labs("lab3"))
+    assert unreachable[0].line().startswith("A  FAIL  unreachable: cannot connect: \\x1b[31mno route")
+
+
 def test_unnamed_or_silent_services_stop_lab1_and_lab4():
     silent = Service("share", "nfs://nfs.lab/exports/kvm", "nfs.lab", 2049, False, "Connection refused")
     findings = judge({"A": host("A")}, [silent], labs("lab1", "lab4"))

@@ -107,7 +107,9 @@ def wrong(uri):
         with tempfile.TemporaryDirectory() as tmp:
             for command in commands:
                 run_shell(uri, command, tmp)
-        graded[case] = (expect, grade_json(uri))
+            graded[case] = (expect, grade_json(uri))
+            for command in capture.AFTER.get(case, ()):
+                run_shell(uri, command, tmp)
     return graded
 
 
@@ -126,26 +128,24 @@ def refreshed(uri):
 
 @pytest.fixture(scope="module")
 def bystanders(uri, token):
-    """A pool of the host's own and a lab1-dir pointed at someone else's directory, then lab start."""
-    other, foreign = f"t-other-{token}", f"/var/lib/libvirt/t-foreign-{token}"
+    """A pool of the host's own beside lab1-dir (with a volume), then lab start. (A lab1-dir on
+    someone else's directory is refused: tests/test_lab_places.py.)"""
+    other = f"t-other-{token}"
     lab_command("start", "lab1", "--host", uri)
     try:
         virsh(uri, "pool-define-as", other, "dir", "--target", f"/var/lib/libvirt/{other}")
         virsh(uri, "pool-build", other)
         virsh(uri, "pool-start", other)
         virsh(uri, "vol-create-as", other, "keep.qcow2", "16M", "--format", "qcow2")
-        virsh(uri, "pool-define-as", "lab1-dir", "dir", "--target", foreign)
+        virsh(uri, "pool-define-as", "lab1-dir", "dir", "--target", "/var/lib/libvirt/lab1-dir")
         virsh(uri, "pool-build", "lab1-dir")
         virsh(uri, "pool-start", "lab1-dir")
-        virsh(uri, "vol-create-as", "lab1-dir", "theirs.qcow2", "16M", "--format", "qcow2")
+        virsh(uri, "vol-create-as", "lab1-dir", "mine.qcow2", "16M", "--format", "qcow2")
         lab_command("start", "lab1", "--host", uri)
         after = {"pools": virsh(uri, "pool-list", "--all", "--name").split(),
                  "other": virsh(uri, "vol-list", other).split()}
-        virsh(uri, "pool-define-as", f"t-look-{token}", "dir", "--target", foreign)
-        virsh(uri, "pool-start", f"t-look-{token}")
-        after["foreign"] = virsh(uri, "vol-list", f"t-look-{token}").split()
     finally:
-        for pool in (other, f"t-look-{token}", "lab1-dir"):
+        for pool in (other, "lab1-dir"):
             _remove_pool(uri, pool)
     return other, after
 
@@ -217,8 +217,7 @@ def test_pool_refresh_makes_a_qemu_img_file_count(refreshed):
     assert "disk1.qcow2" in after["feedback"]
 
 
-def test_lab_start_leaves_other_pools_and_foreign_directories_alone(bystanders):
+def test_lab_start_removes_lab1_dir_and_leaves_other_pools_alone(bystanders):
     other, after = bystanders
     assert other in after["pools"] and "lab1-dir" not in after["pools"]
     assert "keep.qcow2" in after["other"]
-    assert "theirs.qcow2" in after["foreign"]

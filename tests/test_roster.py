@@ -2,7 +2,9 @@
 the grader understands, and every mistake reported at once with its line, exit 2, nothing graded."""
 from __future__ import annotations
 
+import os
 import textwrap
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -141,6 +143,32 @@ def test_yaml_problems_carry_lines(tmp_path):
     assert "line 4: duplicate student 'ana' (role A already given on line 3)" in str(err.value)
 
 
+def test_inventory_variables_are_data_not_programs(tmp_path):
+    """What students type ends up in an inventory: a libvirt_uri that runs a program, an
+    ansible_host that smuggles a query or an ssh option, each a problem on its own line; an
+    instructor may allow one more parameter by name."""
+    path = write(tmp_path, "hosts", """
+        pc01 student=ana role=A libvirt_uri=qemu+ext:///system?command=/tmp/x
+        pc02 student=ben role=A ansible_host=h/system?command=/tmp/x
+        pc03 student=carl role=A ansible_host=-oProxyCommand=x
+        pc04 student=dora role=A ansible_user=grader libvirt_uri=qemu+ssh://h/system?mode=direct
+        """)
+    with pytest.raises(UsageError) as err:
+        roster.load(path, ("A",))
+    text = str(err.value)
+    assert "line 1: student 'ana', role A: libvirt URI 'qemu+ext:///system?command=/tmp/x': the ext " \
+           "transport runs a program on this machine" in text
+    assert "line 2: student 'ben', role A: libvirt URI 'qemu+ssh://h/system?command=/tmp/x/system': " \
+           "command= runs a program on this machine" in text
+    assert "line 3: student 'carl', role A: malformed libvirt URI 'qemu+ssh://-oProxyCommand=x/system'" in text
+    assert "line 4: student 'dora', role A: libvirt URI 'qemu+ssh://h/system?mode=direct': mode= is not " \
+           "a parameter the grader needs" in text and "--allow-uri-param mode" in text
+    assert "4 problem(s)" in text
+    path.write_text("pc04 student=dora role=A libvirt_uri=qemu+ssh://h/system?mode=direct\n")
+    assert roster.load(path, ("A",), allow=frozenset({"mode"})).entries[0].hosts == {
+        "A": "qemu+ssh://h/system?mode=direct"}
+
+
 def test_bad_roster_on_the_command_line_is_exit_2_and_grades_nobody(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = write(tmp_path, "class.csv", "student,A\nana,bad\nana,qemu:///system\n")
@@ -178,3 +206,60 @@ def test_course_toml_mistakes(tmp_path):
     (tmp_path / "course.toml").write_text('jobs = "many"\n')
     with pytest.raises(UsageError, match="jobs = 'many' has the wrong type"):
         courseconf.current(tmp_path)
+
+
+NOBODY = 65534
+
+
+def test_course_toml_someone_else_could_have_written_is_refused(tmp_path):
+    """Owned by another user, writable by group or others, or a symlink another user owns:
+    one line that says why and what to do, never taken."""
+    toml = tmp_path / "course.toml"
+    toml.write_text('runs = "/srv/elsewhere"\n')
+    toml.chmod(0o644)
+    assert courseconf.current(tmp_path).runs == Path("/srv/elsewhere")
+    os.chown(toml, NOBODY, NOBODY)
+    with pytest.raises(UsageError, match=f"course.toml is owned by uid {NOBODY}, not by you or root, so it "
+                                         "is not taken as the course's configuration") as refused:
+        courseconf.current(tmp_path)
+    assert "chmod go-w" in str(refused.value) and "\n" not in str(refused.value)
+    os.chown(toml, os.geteuid(), os.getegid())
+    for mode, who in ((0o664, "its group"), (0o646, "others")):
+        toml.chmod(mode)
+        with pytest.raises(UsageError, match=f"course.toml is writable by {who} \\(mode 0{mode:o}\\)"):
+            courseconf.current(tmp_path)
+    toml.chmod(0o644)
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "course.toml").symlink_to(toml)
+    assert courseconf.current(course).runs == Path("/srv/elsewhere")
+    os.chown(course / "course.toml", NOBODY, NOBODY, follow_symlinks=False)
+    with pytest.raises(UsageError, match=f"course.toml is a symlink owned by uid {NOBODY}"):
+        courseconf.current(course)
+
+
+def test_the_search_for_course_toml_stops_at_the_repository_and_at_home(tmp_path):
+    (tmp_path / "course.toml").write_text('jobs = 3\n')
+    work = tmp_path / "me" / "labs" / "week1"
+    work.mkdir(parents=True)
+    assert courseconf.current(work, home=tmp_path / "elsewhere").jobs == 3
+    assert courseconf.current(work, home=tmp_path / "me") is None        # home: no further
+    (tmp_path / "me" / "labs" / ".git").mkdir()
+    assert courseconf.current(work, home=tmp_path / "elsewhere") is None  # a repository: no further
+    (tmp_path / "me" / "labs" / "course.toml").write_text('jobs = 5\n')
+    assert courseconf.current(work, home=tmp_path / "me").jobs == 5      # its own root still counts
+
+
+def test_a_planted_course_toml_stops_grade_with_one_line(tmp_path):
+    """/tmp/course.toml written by another user would set the run directory and the gradebook:
+    grade refuses it, grades nobody and writes nothing."""
+    from toyhelp import host, run
+
+    (tmp_path / "course.toml").write_text(f'runs = "{tmp_path / "theirs"}"\ngradebook = "sqlite:///{tmp_path}/gb.db"\n')
+    os.chown(tmp_path / "course.toml", NOBODY, NOBODY)
+    cwd = tmp_path / "class"
+    cwd.mkdir()
+    status, out, err = run(grade, "toy", "--host", host("right"), cwd=cwd)
+    assert status == 2 and not out
+    assert err.startswith(f"error: {tmp_path / 'course.toml'} is owned by uid {NOBODY}") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["class", "course.toml"]

@@ -1,8 +1,12 @@
 """Course configuration (course.toml): inside a course directory a bare `grade LAB` knows the class.
 
 A course directory has a `course.toml` at its root; `grade` looks for it in the current
-directory and then upward, as git looks for `.git`. Every key is optional; paths are relative
-to the directory holding `course.toml`:
+directory and then upward, as git looks for `.git`, but no further than the repository (a folder
+holding `.git`) or the home directory it is in. The file sets where runs are written and which
+gradebook is filled, so one that someone else could have written is refused with one line: it
+must be owned by the user running `grade` (or root), as must a symlink to it, and not be
+writable by group or others (a course.toml planted in /tmp is never taken). Every key is
+optional; paths are relative to the directory holding `course.toml`:
 
     roster = "roster.csv"          # CSV or Ansible inventory (see grader.classroom.roster)
     runs = "runs"                  # where each run's directory is written
@@ -16,6 +20,8 @@ Command-line options always win over the file.
 """
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +33,8 @@ from grader.errors import UsageError
 FILENAME = "course.toml"
 KEYS = {"roster": str, "runs": str, "jobs": int, "timeout": (int, float), "lang": str, "gradebook": str,
         "share_marker": str}
+#: A course.toml holds a few keys; anything bigger is not one.
+MAX_BYTES = 64 * 1024
 #: The same bounds as the command-line options (a zero or negative timeout grades no one).
 RANGES = {"jobs": (1, 1000), "timeout": (0.1, 3600)}
 
@@ -43,23 +51,66 @@ class Course:
     share_marker: str | None = None      # grader.core.sharemarker's reference, NAME@CTIME
 
 
-def find(start: Path | None = None) -> Path | None:
-    """The nearest course.toml from `start` (default: the cwd) upward, or None."""
+def find(start: Path | None = None, home: Path | None = None) -> Path | None:
+    """The nearest course.toml from `start` (default: the cwd) upward, stopping after a
+    repository's root (a folder holding .git) or `home` (default: the user's), or None."""
     here = (start or Path.cwd()).resolve()
+    try:
+        home = (home or Path.home()).resolve()
+    except RuntimeError:    # no home directory known: stop only at a repository
+        home = None
     for folder in (here, *here.parents):
         candidate = folder / FILENAME
         try:
-            if candidate.is_file():
+            if candidate.is_file() or candidate.is_symlink():
                 return candidate
+            if folder == home or (folder / ".git").exists():
+                return None
         except PermissionError:
             continue    # a folder this user may not enter holds no course of theirs
     return None
 
 
+def trusted_text(path: Path, uid: int | None = None) -> str:
+    """The file's text when only its reader (or root) can have written it: owned by `uid` (default:
+    this process's) or root, not writable by group or others, and a symlink to it owned so too.
+    Read from the descriptor that was checked, so the file cannot be swapped in between."""
+    uid = os.geteuid() if uid is None else uid
+    trusted = {uid, 0}
+    fix = f"make it yours and private (`chown {uid} {path}; chmod go-w {path}`) or run grade elsewhere"
+    try:
+        link = path.lstat()
+        if stat.S_ISLNK(link.st_mode) and link.st_uid not in trusted:
+            raise UsageError(f"{path} is a symlink owned by uid {link.st_uid}, not by you or root, so it is "
+                             f"not taken as the course's configuration: {fix}")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:
+        raise UsageError(f"cannot read the course configuration {path}: {err.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"{path} is not a regular file, so it is not taken as the course's "
+                             f"configuration: {fix}")
+        if info.st_uid not in trusted:
+            raise UsageError(f"{path} is owned by uid {info.st_uid}, not by you or root, so it is not "
+                             f"taken as the course's configuration (it sets where runs and grades go): {fix}")
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise UsageError(f"{path} is writable by {'others' if info.st_mode & stat.S_IWOTH else 'its group'} "
+                             f"(mode {stat.S_IMODE(info.st_mode):04o}), so it is not taken as the course's "
+                             f"configuration: {fix}")
+        data = handle.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise UsageError(f"{path} is over {MAX_BYTES // 1024} KiB: a course.toml holds a few keys")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UsageError(f"cannot read the course configuration {path}: {err}") from None
+
+
 def load(path: Path) -> Course:
     try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as err:
+        data = tomllib.loads(trusted_text(path))
+    except tomllib.TOMLDecodeError as err:
         raise UsageError(f"cannot read the course configuration {path}: {err}") from None
     unknown = sorted(set(data) - set(KEYS))
     if unknown:
@@ -87,6 +138,6 @@ def load(path: Path) -> Course:
                   lang=data.get("lang"), gradebook=gradebook, share_marker=data.get("share_marker"))
 
 
-def current(start: Path | None = None) -> Course | None:
-    path = find(start)
+def current(start: Path | None = None, home: Path | None = None) -> Course | None:
+    path = find(start, home)
     return load(path) if path else None

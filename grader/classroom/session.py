@@ -42,6 +42,7 @@ class ClassOptions:
     gradebook: str | None = None
     cwd: Path = field(default_factory=Path.cwd)   # where ./runs is, without --out or course.toml
     expected: dict = field(default_factory=dict)  # grading.expected_facts: the course's references
+    allow_uri_params: frozenset[str] = frozenset()   # --allow-uri-param (grader.core.uris)
 
 
 @dataclass
@@ -75,7 +76,7 @@ def limits_for(options: ClassOptions, course) -> Limits:
 
 def load_roster(lab: Lab, roster_path: Path, options: ClassOptions) -> roster.Roster:
     """The class as the roster gives it, only the students asked for (--only)."""
-    class_roster = roster.load(roster_path, lab.roles)
+    class_roster = roster.load(roster_path, lab.roles, allow=options.allow_uri_params)
     return class_roster.select(options.students) if options.students else class_roster
 
 

@@ -10,7 +10,7 @@ import click
 from grader.cli.environment import current
 from grader.cli.exits import ExitStatus, handles_errors
 from grader.core import labdef
-from grader.core.uris import parse_hosts
+from grader.core.uris import ALLOW_URI_PARAM_HELP, allowed_params, parse_hosts
 
 
 @click.command("doctor")
@@ -19,8 +19,10 @@ from grader.core.uris import parse_hosts
                    "$LAB_URI_A and $LAB_URI_B, for A also $LIBVIRT_DEFAULT_URI).")
 @click.option("--lab", "labs", multiple=True, metavar="LAB",
               help="Judge for these labs only (repeatable; default every lab).")
+@click.option("--allow-uri-param", "allow_uri_params", multiple=True, metavar="NAME",
+              help=ALLOW_URI_PARAM_HELP)
 @handles_errors
-def doctor(hosts, labs):
+def doctor(hosts, labs, allow_uri_params):
     """Check classroom hosts before a lab, read-only: reachable, KVM or TCG, the pool types their
     libvirt supports, the course's export and iSCSI target, A's clock against B's."""
     from grader.doctor import judge as judgement
@@ -31,7 +33,7 @@ def doctor(hosts, labs):
     labs = [course_labs.load(lab) for lab in labs] or course_labs.all()
     with_b = any(h.upper().startswith("B=") for h in hosts) if hosts else bool(env.env.get("LAB_URI_B"))
     roles = ("A", "B") if with_b else ("A",)
-    uris = parse_hosts(hosts, roles, env.env)
+    uris = parse_hosts(hosts, roles, env.env, allowed_params(allow_uri_params))
     facts = {role: hostfacts.read_host(role, uri) for role, uri in uris.items()}
     findings = judgement.judge(facts, hostfacts.course_services(env.env), labs)
     for finding in findings:

@@ -20,6 +20,7 @@ from grader.core.evidence import BadEvidence, Evidence
 from grader.core.i18n import LANGUAGES, check_language
 from grader.core.results import LabRun
 from grader.core.scoring import score
+from grader.core.uris import ALLOW_URI_PARAM_HELP, allowed_params
 from grader.errors import UsageError
 
 
@@ -60,9 +61,12 @@ from grader.errors import UsageError
                    "is archived on stop with timeline.json.")
 @click.option("--interval", type=float, default=10.0, show_default=True, help="--watch: seconds between polls.")
 @click.option("--serve", metavar="[HOST:]PORT", default=None,
-              help="--watch: also serve a read-only page for the classroom screen (127.0.0.1 by default).")
+              help="--watch: also serve a read-only page for the classroom screen (127.0.0.1 by default; "
+                   "it answers only to that address and localhost).")
 @click.option("--anonymous", is_flag=True,
               help="--watch or --format html: call students #1, #2... instead of their names (for projecting).")
+@click.option("--allow-uri-param", "allow_uri_params", multiple=True, metavar="NAME",
+              help=ALLOW_URI_PARAM_HELP)
 @handles_errors
 def grade(**given):
     """Grade LAB, read-only, on a student's host(s) or a whole class, with feedback per exercise."""
@@ -94,6 +98,7 @@ class GradeOptions:
     interval: float = 10.0
     serve: str | None = None
     anonymous: bool = False
+    allow_uri_params: tuple[str, ...] = ()
 
     def class_options(self, env: Environment, only: list[str] | None):
         """The options a class run takes (grader.classroom.session.ClassOptions)."""
@@ -103,7 +108,8 @@ class GradeOptions:
         return ClassOptions(only=only, students=students, jobs=self.jobs, timeout=self.timeout,
                             connect_timeout=self.connect_timeout, retry_unreachable=self.retry_unreachable,
                             out=_path(env, self.out), run_dir=_path(env, self.run_dir),
-                            gradebook=self.gradebook, cwd=env.cwd)
+                            gradebook=self.gradebook, cwd=env.cwd,
+                            allow_uri_params=allowed_params(self.allow_uri_params))
 
 
 def run(env: Environment, opts: GradeOptions) -> ExitStatus:
@@ -112,7 +118,8 @@ def run(env: Environment, opts: GradeOptions) -> ExitStatus:
     from grader.classroom import courseconf
 
     lab = labdef.for_environment(env.env).load(opts.lab_id)
-    course = courseconf.current(env.cwd)
+    home = env.env.get("HOME")
+    course = courseconf.current(env.cwd, Path(home) if home else None)
     lang = check_language(opts.lang or (course.lang if course else None), env.env)
     only = [lab.exercise(e).id for e in opts.exercises] or None
     options = opts.class_options(env, only)
@@ -180,7 +187,7 @@ def _grade_one(env, lab, opts: GradeOptions, lang, only, options, course) -> Exi
         from grader import grading
         from grader.reading.student import Target
 
-        uris = parse_hosts(opts.hosts, lab.roles, env.env)
+        uris = parse_hosts(opts.hosts, lab.roles, env.env, options.allow_uri_params)
         result, evidence = grading.grade_one(lab, Target(opts.student, uris), limits_for(options, course),
                                              lang, only, options.expected)
     if opts.save_evidence:
@@ -233,7 +240,7 @@ def _watch_one(env, lab, opts: GradeOptions, lang, options, course) -> ExitStatu
     from grader.core.uris import parse_hosts
     from grader.reading.student import Target
 
-    targets = [Target(opts.student, parse_hosts(opts.hosts, lab.roles, env.env))]
+    targets = [Target(opts.student, parse_hosts(opts.hosts, lab.roles, env.env, options.allow_uri_params))]
     return watch(env, lab, targets, lang, options, limits_for(options, course), opts.interval,
                  opts.serve, opts.anonymous)
 

@@ -11,7 +11,7 @@ import click
 from grader.cli.environment import current
 from grader.cli.exits import handles_errors
 from grader.core import labdef
-from grader.core.uris import parse_hosts
+from grader.core.uris import ALLOW_URI_PARAM_HELP, allowed_params, parse_hosts
 from grader.errors import UsageError
 
 HOST_HELP = ("libvirt URI of the host; ROLE=URI for labs with several roles (default "
@@ -38,7 +38,7 @@ def _lab_options(lab, extra: list[str]) -> dict[str, str]:
     return options
 
 
-def _run(lab_id: str, hosts, extra, action: str) -> None:
+def _run(lab_id: str, hosts, extra, action: str, allow_uri_params=()) -> None:
     from grader.provision import StartContext
     from grader.reading import connection
 
@@ -47,7 +47,7 @@ def _run(lab_id: str, hosts, extra, action: str) -> None:
     options = _lab_options(lab, extra) if action == "start" else {}
     if extra and action != "start":
         raise UsageError(f"`lab finish {lab.id}` takes no options but --host")
-    uris = parse_hosts(hosts, lab.roles, env.env)
+    uris = parse_hosts(hosts, lab.roles, env.env, allowed_params(allow_uri_params))
     conns = {}
     try:
         for role, uri in uris.items():
@@ -68,19 +68,23 @@ def _run(lab_id: str, hosts, extra, action: str) -> None:
 @click.command("start", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("lab_id", metavar="LAB")
 @click.option("--host", "hosts", multiple=True, metavar="[ROLE=]URI", help=HOST_HELP)
+@click.option("--allow-uri-param", "allow_uri_params", multiple=True, metavar="NAME",
+              help=ALLOW_URI_PARAM_HELP)
 @click.argument("extra", nargs=-1, type=click.UNPROCESSED)
 @handles_errors
-def start(lab_id, hosts, extra):
+def start(lab_id, hosts, allow_uri_params, extra):
     """Prepare LAB's starting state (running it again resets the lab).
 
     A lab may take options of its own, e.g. `lab start lab4 --share FORMAT://HOST/PATH`."""
-    _run(lab_id, hosts, extra, "start")
+    _run(lab_id, hosts, extra, "start", allow_uri_params)
 
 
 @click.command("finish")
 @click.argument("lab_id", metavar="LAB")
 @click.option("--host", "hosts", multiple=True, metavar="[ROLE=]URI", help=HOST_HELP)
+@click.option("--allow-uri-param", "allow_uri_params", multiple=True, metavar="NAME",
+              help=ALLOW_URI_PARAM_HELP)
 @handles_errors
-def finish(lab_id, hosts):
-    """Remove what LAB created (domains, volumes, pools)."""
-    _run(lab_id, hosts, (), "finish")
+def finish(lab_id, hosts, allow_uri_params):
+    """Remove what LAB created (domains, volumes, pools) where the lab made them."""
+    _run(lab_id, hosts, (), "finish", allow_uri_params)

@@ -13,11 +13,10 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
-
+from grader.core.uris import params as uri_params
 from grader.core.xmlmodel import parse
-
 from grader.errors import LabError, one_line
 from grader.reading import connection
 from grader.reading.connection import Limits
@@ -110,8 +109,8 @@ def read_clock(uri: str, limits: Limits = LIMITS) -> Clock:
         return Clock(0.0, "this machine's clock")
     if transport != "ssh":
         return Clock(None, f"libvirt reports no clock and {transport or 'this'} transport runs no command")
-    params = dict(parse_qsl(parts.query))
-    argv = [str(connection.ssh_wrapper(limits))]
+    params = dict(uri_params(parts.query))
+    argv = [str(connection.ssh_wrapper(limits, known_hosts=params.get("known_hosts")))]
     if parts.port:
         argv += ["-p", str(parts.port)]
     if params.get("keyfile"):

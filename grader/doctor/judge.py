@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grader.core.labdef import Lab
+from grader.core.text import one_line
 from grader.doctor.hostfacts import HostFacts, Service
 
 #: What to install on a Debian/Ubuntu host for each pool type (RHEL: the same driver names).
@@ -36,9 +37,11 @@ class Finding:
     stops: tuple[str, ...] = ()
 
     def line(self) -> str:
-        fix = f" — {self.fix}" if self.fix else ""
+        """One line for the terminal. Host text in it (a host name, pool names, libvirt's
+        messages) is data: control characters, newlines included, show as escapes."""
+        fix = f" — {one_line(self.fix)}" if self.fix else ""
         stops = f" [{', '.join(self.stops)} cannot run]" if self.stops else ""
-        return f"{self.role:2} {self.level:5} {self.text}{fix}{stops}"
+        return f"{self.role:2} {self.level:5} {one_line(self.text)}{fix}{stops}"
 
 
 def _version(number: int) -> str:

@@ -5,7 +5,8 @@ over qemu+ssh:// as on a lab host. Every function is idempotent: starting a lab 
 Unlike grading, this works over read-write connections (grader.reading.connection, write=True),
 which the caller opens and hands over in a StartContext.
 
-    pools       pools and volumes: define, build and start, find, remove, forget
+    pools       pools and volumes: define, build and start, find, remove (only at the lab's
+                Place: its directory, or its own volumes on a shared export), forget
     domains     lab domains with their metadata and nonce: define, start, remove
     blockdevs   spare block devices: what a disk holds, volume groups, erasing (lab5)
 
@@ -17,14 +18,15 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from grader.provision.domains import define_domain, new_nonce, remove_domain, start_domain
-from grader.provision.pools import (create_volume, create_volume_with_data, define_pool,
-                                    delete_volume, delete_volumes, ensure_file, file_on_share,
-                                    find_pool, forget_pool, pool_on_source, pool_xml, remove_pool)
+from grader.provision.pools import (Place, check_places, create_volume, create_volume_with_data,
+                                    define_pool, delete_volume, delete_volumes, ensure_file,
+                                    file_on_share, find_pool, forget_pool, pool_on_source, pool_xml,
+                                    remove_pool)
 
 __all__ = ["StartContext", "define_domain", "new_nonce", "remove_domain", "start_domain",
-           "create_volume", "create_volume_with_data", "define_pool", "delete_volume",
-           "delete_volumes", "ensure_file", "file_on_share", "find_pool", "forget_pool",
-           "pool_on_source", "pool_xml", "remove_pool"]
+           "Place", "check_places", "create_volume", "create_volume_with_data", "define_pool",
+           "delete_volume", "delete_volumes", "ensure_file", "file_on_share", "find_pool",
+           "forget_pool", "pool_on_source", "pool_xml", "remove_pool"]
 
 
 @dataclass

@@ -1,11 +1,24 @@
-"""Pools and volumes of a lab's starting state: define, build and start, find, remove, forget."""
+"""Pools and volumes of a lab's starting state: define, build and start, find, remove, forget.
+
+A lab deletes by place, never by name alone: `remove_pool` is told where the lab makes the pool
+(a `Place`: its type and target directory, and on a shared export the prefix of the lab's own
+volume names). A pool of that name on another directory is refused with one line, before
+anything is deleted: a student's `lab2` pointed at the host's image directory keeps its images.
+One on the lab's directory but of another type (an export or a device mounted there) is only
+stopped and undefined: its storage is not the lab's either.
+"""
 from __future__ import annotations
 
+import posixpath
 import time
+from dataclasses import dataclass
+from typing import Mapping
 
 import libvirt
 
+from grader.core.text import one_line
 from grader.core.xmlmodel import PoolXml, VolumeXml
+from grader.errors import UsageError
 from grader.templating import render
 
 
@@ -30,10 +43,50 @@ def pool_xml(name: str, type: str, target: str | None = None, source: dict | Non
     return render("pool.xml.j2", name=name, type=type, target=target, source=source or {})
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a lab makes a pool: the only storage `lab start`/`lab finish` may delete through it.
+
+    `own` is None for the lab's own directory (every volume in it, then the directory, go), or
+    the prefix of the lab's volume names on a shared export (only those go; the export holds
+    other people's files, so the directory stays)."""
+
+    type: str
+    path: str | None
+    own: str | None = None
+
+
+def _normal(path: str | None) -> str | None:
+    return posixpath.normpath(path) if path else None
+
+
+def misplaced(conn, pool, place: Place) -> str | None:
+    """Why `pool` is not at `place`, its target directory (one printable line), or None."""
+    view = PoolXml(pool.XMLDesc(0))
+    path = _normal(view.target_path)
+    if path == _normal(place.path):
+        return None
+    name, kind = one_line(pool.name(), 80), one_line(view.type or "?", 20)
+    return (f"pool {name} on {conn.getURI()} is a {kind} pool at {one_line(path or 'no target path', 160)}, "
+            f"not the {place.type} pool at {place.path} that the lab makes, so nothing was deleted: "
+            "if it is yours, keep its files by removing only its definition (`virsh pool-destroy "
+            f"{name}; virsh pool-undefine {name}`) or rename it, then run the command again")
+
+
+def check_places(conn, places: Mapping[str, Place]) -> None:
+    """Refuse (UsageError) when a pool of one of these names is on another directory. A lab calls
+    it on every host before it removes anything, so a refusal leaves every host as it was."""
+    for name, place in places.items():
+        pool = find_pool(conn, name)
+        if pool is not None and (why := misplaced(conn, pool, place)):
+            raise UsageError(why)
+
+
 def define_pool(conn, name: str, type: str, target: str | None, source: dict | None = None,
-                build: bool = True, autostart: bool = True):
-    """Define, build and start a pool (replacing one of the same name)."""
-    remove_pool(conn, name)
+                build: bool = True, autostart: bool = True, own: str | None = None):
+    """Define, build and start a pool, replacing one of the same name at the same place
+    (`remove_pool`; `own` as in Place); one of that name elsewhere is refused."""
+    remove_pool(conn, name, Place(type, target, own))
     pool = conn.storagePoolDefineXML(pool_xml(name, type, target, source), 0)
     if build:
         try:
@@ -46,32 +99,39 @@ def define_pool(conn, name: str, type: str, target: str | None, source: dict | N
     return pool
 
 
-def remove_pool(conn, name: str, volumes: list[str] | None = None) -> None:
-    """Delete a pool and its volumes (only `volumes` when given: for shared pools, which hold
-    other people's files too), then undefine it."""
+def remove_pool(conn, name: str, place: Place) -> None:
+    """Delete the pool the lab made at `place` with its volumes (only the lab's own, on a shared
+    export) and its directory, then undefine it; a transient one is defined first, so its
+    directory goes too. A pool of that name on another directory is refused (UsageError) before
+    anything changes; one of another type on the lab's directory is only stopped and undefined."""
     pool = find_pool(conn, name)
     if pool is None:
         return
+    why = misplaced(conn, pool, place)
+    if why:
+        raise UsageError(why)
+    if PoolXml(pool.XMLDesc(0)).type != place.type:
+        forget_pool(pool)
+        return
+    if not pool.isPersistent():    # made with pool-create: define it, so its directory can go
+        pool = conn.storagePoolDefineXML(pool.XMLDesc(0), 0)
     try:
         if not pool.isActive():
             pool.create(0)
         pool.refresh(0)
         for vol in pool.listAllVolumes(0):
-            if volumes is None or vol.name() in volumes:
+            if place.own is None or vol.name().startswith(place.own):
                 vol.delete(0)
     except libvirt.libvirtError:
         pass  # an unusable pool is still undefined below
-    persistent = pool.isPersistent()  # a transient pool is gone once destroyed
     if pool.isActive():
-        local = PoolXml(pool.XMLDesc(0)).type == "dir"
         pool.destroy()
-        if local and persistent and volumes is None:
+        if place.own is None:
             try:
                 pool.delete(0)
             except libvirt.libvirtError:
-                pass  # a directory with foreign files stays
-    if persistent:
-        pool.undefine()
+                pass  # a directory that still holds files (the pool did not list them) stays
+    pool.undefine()
 
 
 def forget_pool(pool) -> None:

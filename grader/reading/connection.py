@@ -9,7 +9,8 @@ supplies it:
   and then never answers blocks the open forever. The open therefore runs where it can be
   abandoned: in the worker of a batch (grader.reading.batch), or in `bounded`'s daemon thread.
   For qemu+ssh, ssh itself is told to give up: the URI gets a `command=` wrapper that runs ssh
-  with a connect timeout, server-alive probes, no prompts and nothing forwarded.
+  with a connect timeout, server-alive probes, no prompts and nothing forwarded. A URI that
+  names a program of its own is refused (grader.core.uris: URIs are data).
 * Reading: once open, the connection gets libvirt keepalive (`setKeepAlive`), which needs an
   event loop in the client: `virEventRegisterDefaultImpl` plus a daemon thread running
   `virEventRunDefaultImpl`. A host that stops answering mid-way is dropped by libvirt after
@@ -18,19 +19,22 @@ supplies it:
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import queue
+import shlex
 import shutil
 import stat
 import tempfile
 import threading
 from pathlib import Path
 from typing import Callable, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import libvirt
 
-from grader.errors import HostUnreachable, one_line
+from grader.core.uris import params, runs_program
+from grader.errors import HostUnreachable, UsageError, one_line
 from grader.reading.limits import MiB, Limits  # noqa: F401 - part of this module's interface
 
 
@@ -70,7 +74,8 @@ def ensure_event_loop() -> None:
 
 #: Options every ssh the grader runs gets: give up in time, never prompt, forward nothing, offer
 #: only the keys named for it. Host keys are checked as the user's ssh config says
-#: (docs/instructor.md: collect them once and set StrictHostKeyChecking=yes).
+#: (docs/instructor.md: collect them once and set StrictHostKeyChecking=yes), or against the
+#: URI's known_hosts= file only.
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ForwardAgent=no", "-o", "ForwardX11=no",
                "-o", "ClearAllForwardings=yes", "-o", "IdentitiesOnly=yes")
 
@@ -89,16 +94,23 @@ def _private_dir() -> Path:
         return _wrapper_dir
 
 
-def ssh_wrapper(limits: Limits, folder: Path | None = None) -> Path:
-    """A `command=` for libvirt's ssh transport: ssh with timeouts, no prompts, no forwarding."""
+def ssh_wrapper(limits: Limits, folder: Path | None = None, known_hosts: str | None = None) -> Path:
+    """A `command=` for libvirt's ssh transport: ssh with timeouts, no prompts, no forwarding.
+    With `known_hosts` (the URI's known_hosts=, which libvirt's ssh transport ignores) ssh
+    trusts only the host keys in that file (StrictHostKeyChecking=yes)."""
     folder = folder or _private_dir()
     alive = max(1, int(limits.keepalive_interval))
     connect = max(1, int(limits.connect_deadline))
     options = " ".join(SSH_OPTIONS)
+    pinned = (f"-o UserKnownHostsFile={shlex.quote(known_hosts)} -o StrictHostKeyChecking=yes "
+              if known_hosts else "")
     script = ("#!/bin/sh\n"
               f"exec ssh -o ConnectTimeout={connect} -o ServerAliveInterval={alive} "
-              f"-o ServerAliveCountMax={limits.keepalive_count} {options} \"$@\"\n")
-    path = folder / f"ssh-{connect}-{alive}-{limits.keepalive_count}"
+              f"-o ServerAliveCountMax={limits.keepalive_count} {pinned}{options} \"$@\"\n")
+    name = f"ssh-{connect}-{alive}-{limits.keepalive_count}"
+    if known_hosts:
+        name += "-" + hashlib.sha256(known_hosts.encode()).hexdigest()[:12]
+    path = folder / name
     with _wrapper_lock:
         if not path.exists() or path.read_text() != script:
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ssh-")
@@ -110,12 +122,18 @@ def ssh_wrapper(limits: Limits, folder: Path | None = None) -> Path:
 
 
 def connect_uri(uri: str, limits: Limits, wrapper: Path | None = None) -> str:
-    """The URI actually opened: qemu+ssh URIs get the ssh wrapper unless they name a command."""
+    """The URI actually opened: qemu+ssh URIs get the ssh wrapper as their `command=` (pinned
+    to the URI's known_hosts= when it names one). A URI that would run a program of its own
+    (ext, command=, netcat=) or drop host checks is refused here too, whatever let it through
+    (grader.core.uris)."""
+    refused = runs_program(uri)
+    if refused:
+        raise UsageError(f"libvirt URI {uri!r} is refused: {refused}")
     parts = urlsplit(uri)
-    transport = parts.scheme.partition("+")[2]
-    if transport != "ssh" or any(k == "command" for k, _ in parse_qsl(parts.query)):
+    if parts.scheme.partition("+")[2] != "ssh":
         return uri
-    wrapper = wrapper or ssh_wrapper(limits)
+    known_hosts = dict(params(parts.query)).get("known_hosts")
+    wrapper = wrapper or ssh_wrapper(limits, known_hosts=known_hosts)
     return f"{uri}{'&' if parts.query else '?'}command={wrapper}"
 
 

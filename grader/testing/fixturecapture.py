@@ -68,9 +68,11 @@ def _host_args(uris: dict[str, str]) -> list[str]:
 
 
 def capture(lab_id: str, uris: dict[str, str], out: Path, expect: dict,
-            steps: Iterable[str] | Callable | None = None) -> Path:
+            steps: Iterable[str] | Callable | None = None, after: Iterable[str] = ()) -> Path:
     """`lab start`, the steps (virsh commands, or a function given one read-write connection
-    per role), then the graded evidence with its expectation, written to `out`."""
+    per role), then the graded evidence with its expectation, written to `out`. `after`: the
+    commands a user runs once the state is graded, where `lab start` would refuse it (a pool of
+    the lab's name on another directory: grader.provision.Place)."""
     hosts = _host_args(uris)
     subprocess.run([BIN / "lab", "start", lab_id, *hosts], check=True, capture_output=True)
     if callable(steps):
@@ -92,12 +94,17 @@ def capture(lab_id: str, uris: dict[str, str], out: Path, expect: dict,
     data = json.loads(Path(out).read_text())
     data["expect"] = expect
     Path(out).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        for command in after:
+            run(command, placeholders(uris["A"], tmp))
     return Path(out)
 
 
 def main(lab_id: str, cases: dict, folder: Path, roles: tuple[str, ...] = ("A",),
-         uris_for_case: Callable[[str, dict], dict] | None = None) -> None:
-    """`capture.py URI... [CASE ...]`: re-capture the named cases (default: all)."""
+         uris_for_case: Callable[[str, dict], dict] | None = None,
+         after: dict[str, list[str]] | None = None) -> None:
+    """`capture.py URI... [CASE ...]`: re-capture the named cases (default: all); `after`: a
+    case's commands to run once it is graded (see capture)."""
     args = sys.argv[1:]
     if len(args) < len(roles):
         raise SystemExit(f"usage: capture.py {' '.join('URI_' + r for r in roles)} [CASE ...]")
@@ -105,4 +112,5 @@ def main(lab_id: str, cases: dict, folder: Path, roles: tuple[str, ...] = ("A",)
     for case in args[len(roles):] or cases:
         steps, expect = cases[case]
         case_uris = uris_for_case(case, uris) if uris_for_case else uris
-        print(capture(lab_id, case_uris, folder / f"{case}.json", expect, steps))
+        print(capture(lab_id, case_uris, folder / f"{case}.json", expect, steps,
+                      (after or {}).get(case, ())))

@@ -1,7 +1,12 @@
-"""lab2's starting state: an empty, active directory pool `lab2` (starting again empties it)."""
+"""lab2's starting state: an empty, active directory pool `lab2` (starting again empties it).
+
+Only the dir pool at lab2's own directory is ever emptied: a `lab2` elsewhere is refused with
+one line and keeps its files (grader.provision.Place)."""
 from grader import provision
 
 from .names import POOL, POOL_PATH
+
+PLACES = {POOL: provision.Place("dir", POOL_PATH)}
 
 
 def start(ctx) -> None:
@@ -9,4 +14,4 @@ def start(ctx) -> None:
 
 
 def finish(ctx) -> None:
-    provision.remove_pool(ctx.conn("A"), POOL)
+    provision.remove_pool(ctx.conn("A"), POOL, PLACES[POOL])

@@ -5,8 +5,10 @@ lab4-cold.qcow2 carries this student's data (labs/lab4/coldimage.py), so a copy 
 from a blank image; the export carries the course's share marker (grader.core.sharemarker), made
 if missing, so B's view of the export can be compared with A's.
 
-`finish` cleans both hosts. The shared export holds other people's files too, so only lab4's
-volumes (named lab4-*) are ever deleted from it.
+`finish` cleans both hosts, deleting only at lab4's places (grader.provision.Place): the
+directory of lab4-local, and on the shared export only lab4's volumes (named lab4-*), which holds
+other people's files too. A lab4 pool anywhere else is refused with one line before anything
+changes on either host; a copy a student left in another pool of B is theirs to delete.
 """
 from __future__ import annotations
 
@@ -15,13 +17,16 @@ import libvirt
 from grader import provision
 from grader.core import share as shares
 from grader.core import sharemarker
-from grader.core.xmlmodel import VolumeXml, parse
+from grader.core.xmlmodel import VolumeXml
 from grader.errors import UsageError, one_line
 
 from . import coldimage
 from .names import (COLD, COLD_CAPACITY, COLD_VOLUME, DOMAINS, ISCSI_POOL, LIVE,
                     LIVE_CAPACITY, LIVE_NS, LIVE_VOLUME, LOCAL_PATH, LOCAL_POOL,
-                    SHARED_PATH, SHARED_POOL, SHARED_POOL_TYPES, VOLUME_PREFIX)
+                    SHARED_PATH, SHARED_POOL, VOLUME_PREFIX)
+
+PLACES = {LOCAL_POOL: provision.Place("dir", LOCAL_PATH),
+          SHARED_POOL: provision.Place("netfs", SHARED_PATH, own=VOLUME_PREFIX)}
 
 
 def start(ctx) -> None:
@@ -47,11 +52,12 @@ def start(ctx) -> None:
 def define_shared_pool(conn, share: shares.Share):
     """lab4-shared on the course's export; a host allows one pool per source, so name the other."""
     try:
-        return provision.define_pool(conn, SHARED_POOL, "netfs", SHARED_PATH, share.as_source())
+        return provision.define_pool(conn, SHARED_POOL, "netfs", SHARED_PATH, share.as_source(),
+                                     own=VOLUME_PREFIX)
     except libvirt.libvirtError as err:
         other = provision.pool_on_source(conn, share.as_source(), skip=SHARED_POOL)
         other = other.name() if other is not None else None
-        provision.remove_pool(conn, SHARED_POOL, volumes=[])
+        provision.remove_pool(conn, SHARED_POOL, PLACES[SHARED_POOL])
         if other:
             raise UsageError(f"pool {other!r} on {conn.getURI()} already uses {share} and libvirt "
                              f"allows one pool per source: stop it (`virsh pool-destroy {other}`) "
@@ -71,41 +77,12 @@ def mark_live(dom) -> str:
 def finish(ctx) -> None:
     """Domains first on every host (a disk may be in use across hosts), then pools."""
     for conn in ctx.conns.values():
+        provision.check_places(conn, PLACES)
+    for conn in ctx.conns.values():
         for name in DOMAINS:
-            _remove_local_copies(conn, name)
             provision.remove_domain(conn, name)
     for conn in ctx.conns.values():
-        provision.remove_pool(conn, LOCAL_POOL)
-        provision.remove_pool(conn, SHARED_POOL, volumes=_lab_volumes(conn, SHARED_POOL))
-        provision.remove_pool(conn, ISCSI_POOL, volumes=[])   # the LUNs are the course's
-
-
-def _lab_volumes(conn, pool_name: str) -> list[str]:
-    pool = provision.find_pool(conn, pool_name)
-    if pool is None:
-        return []
-    try:
-        if not pool.isActive():
-            pool.create(0)
-        pool.refresh(0)
-        return [v for v in pool.listVolumes() if v.startswith(VOLUME_PREFIX)]
-    except libvirt.libvirtError:
-        return []
-
-
-def _remove_local_copies(conn, name: str) -> None:
-    """A cold copy may sit in any local pool of B (e.g. `default`): delete lab4-* disks of the
-    domain that are in a local pool (shared ones go with the shared pool)."""
-    try:
-        dom = conn.lookupByName(name)
-    except libvirt.libvirtError:
-        return
-    for disk in parse(dom.XMLDesc(0)).xpath("./devices/disk[@device='disk']/source/@file"):
-        try:
-            vol = conn.storageVolLookupByPath(disk)
-            pool = vol.storagePoolLookupByVolume()
-        except libvirt.libvirtError:
-            continue
-        local = parse(pool.XMLDesc(0)).get("type") not in SHARED_POOL_TYPES
-        if local and vol.name().startswith(VOLUME_PREFIX):
-            vol.delete(0)
+        for name, place in PLACES.items():
+            provision.remove_pool(conn, name, place)
+        if (pool := provision.find_pool(conn, ISCSI_POOL)) is not None:
+            provision.forget_pool(pool)     # the LUNs are the course's

@@ -13,7 +13,9 @@ the host line, then its groups (`[group:vars]`, a child group's before its paren
 Optional `student_email` and `student_name` fill the email and name columns.
 
 Every problem in the file is reported at once, each with its line number, as one UsageError:
-the instructor fixes the file in one go and nothing is graded from a bad roster.
+the instructor fixes the file in one go and nothing is graded from a bad roster. A URI that
+could run a program or names a parameter the grader does not need is such a problem
+(grader.core.uris): rosters are often filled from what students type.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from grader.classroom.roster import csvfile, inifile, yamlfile
 from grader.classroom.roster.records import Raw
-from grader.core.uris import check_uri
+from grader.core.uris import uri_problem
 from grader.errors import UsageError
 
 #: A student id: it becomes a file name, a gradebook key and a CSV cell (no leading = + - @).
@@ -77,8 +79,10 @@ class RosterProblems(UsageError):
                          f"(nothing was graded):\n{lines}")
 
 
-def load(path: str | Path, roles: tuple[str, ...], known_roles: tuple[str, ...] = ("A", "B")) -> Roster:
-    """Read a roster for a lab that needs `roles`; columns for other known roles are ignored."""
+def load(path: str | Path, roles: tuple[str, ...], known_roles: tuple[str, ...] = ("A", "B"),
+         allow: frozenset[str] = frozenset()) -> Roster:
+    """Read a roster for a lab that needs `roles`; columns for other known roles are ignored.
+    Every URI passes grader.core.uris (`allow`: parameters --allow-uri-param adds)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -88,7 +92,7 @@ def load(path: str | Path, roles: tuple[str, ...], known_roles: tuple[str, ...] 
         raise UsageError(f"cannot read the roster {path}: {err}") from None
     problems: list[str] = []
     raw = PARSERS[detect_format(path, text)](text, problems, roles)
-    entries = validate(raw, roles, set(known_roles) | set(roles), problems)
+    entries = validate(raw, roles, set(known_roles) | set(roles), problems, allow)
     if problems:
         raise RosterProblems(path, problems)
     if not entries:
@@ -113,8 +117,10 @@ def detect_format(path: Path, text: str) -> str:
     return "ini"
 
 
-def validate(raws: list[Raw], roles: tuple[str, ...], known: set[str], problems: list[str]) -> list[Entry]:
-    """Merge inventory hosts into students and check every fact, collecting all problems."""
+def validate(raws: list[Raw], roles: tuple[str, ...], known: set[str], problems: list[str],
+             allow: frozenset[str] = frozenset()) -> list[Entry]:
+    """Merge inventory hosts into students and check every fact, collecting all problems; a URI
+    is data (grader.core.uris.uri_problem: only the transports and parameters the grader needs)."""
     merged: dict[str, Raw] = {}
     for raw in raws:
         if not raw.student:
@@ -151,11 +157,9 @@ def validate(raws: list[Raw], roles: tuple[str, ...], known: set[str], problems:
                 problems.append(f"line {raw.where[role]}: student {raw.student!r}: unknown role {role!r} "
                                 f"(roles are {', '.join(sorted(known))})")
                 continue
-            try:
-                check_uri(uri)
-            except UsageError:
-                problems.append(f"line {raw.where[role]}: student {raw.student!r}, role {role}: malformed "
-                                f"libvirt URI {uri!r} (e.g. qemu+ssh://root@10.0.0.12/system)")
+            problem = uri_problem(uri, allow)
+            if problem:
+                problems.append(f"line {raw.where[role]}: student {raw.student!r}, role {role}: {problem}")
         for role in roles:
             if role not in raw.hosts:
                 problems.append(f"line {raw.line}: student {raw.student!r} has no host for role {role}")

@@ -4,6 +4,7 @@ from grader import provision
 from .names import POOL, POOL_PATH, VM, VOLUME
 
 MiB = 2**20
+PLACE = provision.Place("dir", POOL_PATH)
 
 
 def start(ctx) -> None:
@@ -18,4 +19,4 @@ def start(ctx) -> None:
 def finish(ctx) -> None:
     conn = ctx.conn("A")
     provision.remove_domain(conn, VM)
-    provision.remove_pool(conn, POOL)
+    provision.remove_pool(conn, POOL, PLACE)
