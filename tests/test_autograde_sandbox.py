@@ -455,7 +455,7 @@ def test_a_kernel_that_cannot_start_leaves_nothing_behind(tmp_path):
     from grader.notebook.sandboxkernel import SandboxedExecute
 
     def leftovers():
-        return set(Path(tempfile.gettempdir()).glob("nbgrader-sandbox-*"))
+        return set(Path(tempfile.gettempdir()).glob("nbgrader-kernel-*"))
 
     before = leftovers()
     nb = nbformat.v4.new_notebook(cells=[new_code_cell("print('never')")])
@@ -464,3 +464,29 @@ def test_a_kernel_that_cannot_start_leaves_nothing_behind(tmp_path):
         SandboxedExecute(timeout=30, config=Config({"Sandbox": {"memory": 16 << 20}})).preprocess(
             nb, {"metadata": {"path": str(tmp_path)}})
     assert leftovers() <= before
+
+
+def test_the_home_seed_lists_only_fonts_the_sandbox_shows(monkeypatch):
+    """The font list copied into each kernel's home (made once, outside) names no font of the
+    instructor's home, and matplotlib in the sandbox reads it instead of rebuilding it."""
+    import json
+
+    import matplotlib
+    from matplotlib import font_manager
+
+    from grader.notebook.sandboxkernel import home_seed
+
+    theirs = font_manager.FontEntry(fname="/root/.fonts/Instructor.ttf", name="Instructor")
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", [*font_manager.fontManager.ttflist, theirs])
+    readonly = sandbox.visible_paths(sandbox.python_paths(), [])
+    seed = Path(home_seed.__wrapped__(readonly))
+    try:
+        [cached] = (seed / ".cache" / "matplotlib").glob("fontlist-v*.json")
+        # matplotlib writes its own fonts relative to its data folder
+        fonts = [os.path.join(matplotlib.get_data_path(), f["fname"])
+                 for f in json.loads(cached.read_text())["ttflist"]]
+        assert fonts and "/root/.fonts/Instructor.ttf" not in fonts
+        shown = [*readonly, "/usr"]
+        assert all(any(sandbox.inside(f, p) for p in shown) for f in fonts), fonts
+    finally:
+        shutil.rmtree(seed)

@@ -56,10 +56,11 @@ PACKAGE = "bubblewrap"
 #: The user a root instructor's kernels run as: nobody/nogroup, no capabilities.
 NOBODY = 65534
 
-#: Where the sandbox's home is, and where the submission's read-only copy is bound before the
-#: kernel copies it into that home.
+#: Where the sandbox's home is, where the submission's read-only copy is bound before the kernel
+#: copies it into that home, and where the home's seed is (caches made once outside, copied in).
 HOME = "/home/student"
 SUBMISSION = "/submission"
+SEED = "/home-seed"
 
 #: The system, read-only: /usr, and the merged-/usr links (or directories, on a system without them).
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -72,8 +73,10 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch
 #: Variables the kernel keeps from the instructor's environment (when set); all others are dropped.
 KEPT_ENV = ("NBGRADER_EXECUTION", "LAB_LANG", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ")
 
-#: Run inside the sandbox before the kernel: copy the submission into the home, go there, start it.
-START = 'set -e; cp -R "$1/." "$HOME/$2"; cd "$HOME/$2"; shift 2; exec "$@"'
+#: Run inside the sandbox before the kernel: seed the home, copy the submission into it, go there,
+#: start the kernel.
+START = ('set -e; if [ -d "$1" ]; then cp -R "$1/." "$HOME"; fi; cp -R "$2/." "$HOME/$3"; cd "$HOME/$3"; '
+         'shift 3; exec "$@"')
 
 MiB = 1 << 20
 
@@ -107,6 +110,7 @@ class Plan:
     env: dict[str, str]            # the kernel's whole environment
     limits: Limits = field(default_factory=Limits)
     user: int | None = None        # run as this uid and gid (a root instructor: NOBODY)
+    seed: str | None = None        # a read-only folder copied into the home first (caches)
 
 
 def command(plan: Plan, kernel: list[str]) -> list[str]:
@@ -131,12 +135,13 @@ def command(plan: Plan, kernel: list[str]) -> list[str]:
               ("--perms", "1777", "--size", str(lim.tmp), "--tmpfs", "/dev/shm"),
               ("--perms", "0777", "--size", str(lim.home), "--tmpfs", HOME),
               ("--ro-bind", plan.submission, SUBMISSION),
+              *([("--ro-bind", plan.seed, SEED)] if plan.seed else []),
               ("--bind", plan.kernel_dir, plan.kernel_dir)]
     argv += with_parents(mounts) + ["--chdir", HOME, "--"]
     if plan.user is not None:
         argv += ["/usr/bin/setpriv", f"--reuid={plan.user}", f"--regid={plan.user}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--"]
-    return argv + ["/bin/sh", "-c", START, "sh", SUBMISSION, plan.name, *kernel]
+    return argv + ["/bin/sh", "-c", START, "sh", SEED, SUBMISSION, plan.name, *kernel]
 
 
 def system_mounts(root: str = "/") -> list[tuple[str, ...]]:
@@ -203,18 +208,19 @@ def visible_paths(paths: list[str], hidden: list[str]) -> tuple[str, ...]:
     home, the exchange): a Python installed in the course directory would show the gradebook."""
     shown = sorted({os.path.normpath(p) for p in paths if os.path.isdir(p)})
     system = [p for p in SYSTEM if os.path.isdir(p) and not os.path.islink(p)]
-    shown = [p for p in shown if not any(_inside(p, q) for q in system)
-             and not any(_inside(p, q) for q in shown if q != p)]
+    shown = [p for p in shown if not any(inside(p, q) for q in system)
+             and not any(inside(p, q) for q in shown if q != p)]
     for path in shown + system:
         for secret in hidden:
-            if _inside(os.path.realpath(secret), path):
+            if inside(os.path.realpath(secret), path):
                 raise SandboxUnavailable(
                     f"nbgrader autograde refused: the sandbox would show {secret} to students' code, "
                     f"because it is inside {path}, which the kernel's Python needs: move one out of the other")
     return tuple(shown)
 
 
-def _inside(path: str, folder: str) -> bool:
+def inside(path: str, folder: str) -> bool:
+    """`path` is `folder` or under it (normalised absolute paths)."""
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 

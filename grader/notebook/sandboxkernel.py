@@ -17,6 +17,9 @@ The NBGRADER_EXECUTION guard (grader.notebook.autograde) still runs inside the s
 """
 from __future__ import annotations
 
+import atexit
+import copy
+import functools
 import os
 import shutil
 import stat
@@ -74,7 +77,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._remove_workdir()
         settings = Sandbox(config=self.config)
         bwrap = settings.program()
-        self._workdir = Path(tempfile.mkdtemp(prefix="nbgrader-sandbox-"))
+        self._workdir = Path(tempfile.mkdtemp(prefix="nbgrader-kernel-"))
         try:
             self._plan = self._prepare(self._workdir, bwrap, settings, kw)
             # what bwrap itself is started with: the same short environment (its /proc/1/environ)
@@ -96,15 +99,16 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.connection_file = str(kernel_dir / "kernel.json")
         self.ip = str(kernel_dir / "ipc")
         submission = Path(kw.get("cwd") or os.getcwd())
-        copy = work / "submission"
-        shutil.copytree(submission, copy, symlinks=True, ignore=_not_for_the_kernel)
-        _readable(copy)   # by the sandbox's user (`work`, 0700, keeps everyone else out)
+        private = work / "submission"
+        shutil.copytree(submission, private, symlinks=True, ignore=_not_for_the_kernel)
+        _readable(private)   # by the sandbox's user (`work`, 0700, keeps everyone else out)
         environment = {**os.environ, **(kw.get("env") or {})}
         spec_env = self.kernel_spec.env if self.kernel_spec else {}
+        readonly = sandbox.visible_paths(sandbox.python_paths(), list(self.hidden))
         return sandbox.Plan(
-            bwrap=bwrap, kernel_dir=str(kernel_dir), submission=str(copy), name=submission.name,
-            readonly=sandbox.visible_paths(sandbox.python_paths(), list(self.hidden)),
-            env=sandbox.kernel_env(environment, spec_env), limits=settings.limits(), user=user)
+            bwrap=bwrap, kernel_dir=str(kernel_dir), submission=str(private), name=submission.name,
+            readonly=readonly, env=sandbox.kernel_env(environment, spec_env), limits=settings.limits(),
+            user=user, seed=home_seed(readonly))
 
     def format_kernel_cmd(self, extra_arguments=None):
         assert self._plan is not None, "format_kernel_cmd before pre_start_kernel"
@@ -146,6 +150,28 @@ def _readable(folder: Path) -> None:
     for path in [folder, *folder.rglob("*")]:
         if not path.is_symlink():
             os.chmod(path, path.stat().st_mode | (0o755 if path.is_dir() else 0o644))
+
+
+@functools.cache
+def home_seed(readonly: tuple[str, ...]) -> str | None:
+    """A folder copied into every kernel's home: matplotlib's font list, made once per nbgrader
+    process (a fresh home would make each kernel rebuild it, about 1.3 s), listing only fonts the
+    sandbox shows (never one from the instructor's home). None without matplotlib."""
+    try:
+        from matplotlib import font_manager
+    except ImportError:
+        return None
+    seed = Path(tempfile.mkdtemp(prefix="nbgrader-home-seed-"))
+    atexit.register(shutil.rmtree, seed, True)
+    shown = [*readonly, *(p for p in sandbox.SYSTEM if os.path.isdir(p))]
+    fonts = copy.copy(font_manager.fontManager)
+    fonts.ttflist = [f for f in fonts.ttflist if any(sandbox.inside(f.fname, p) for p in shown)]
+    fonts.afmlist = [f for f in fonts.afmlist if any(sandbox.inside(f.fname, p) for p in shown)]
+    cache = seed / ".cache" / "matplotlib"
+    cache.mkdir(parents=True)
+    font_manager.json_dump(fonts, cache / f"fontlist-v{font_manager.FontManager.__version__}.json")
+    _readable(seed)
+    return str(seed)
 
 
 class SandboxedExecute(Execute):
