@@ -8,9 +8,13 @@ The gradebook and the generated directories (release/, submitted/, autograded/, 
 under the course directory and are git-ignored. The exchange (where students fetch and submit)
 stays nbgrader's default (/srv/nbgrader/exchange) unless the instructor sets `c.Exchange.root`;
 tests pass `--Exchange.root=...` with a temporary directory. The student version is in the course's
-language only (grader.notebook.release). Run nbgrader's commands at the repository root as
-`.venv/bin/nbgrader ...` (no venv to activate: PATH is completed below). The workflow is in
-course.md (instructor part) and tested end to end by tests/test_nbgrader_workflow.py.
+language only (grader.notebook.release). `nbgrader autograde` runs each student's kernel in a
+bubblewrap sandbox (no network, no view of the gradebook, the submissions or the instructor's home,
+a private copy of the one submission, bounded time and memory), and refuses in one line when bwrap
+is missing (grader.notebook.sandboxkernel; limits as `c.Sandbox.<name>`, e.g. `c.Sandbox.wall`).
+Run nbgrader's commands at the repository root as `.venv/bin/nbgrader ...` (no venv to activate:
+PATH is completed below). The workflow is in course.md (instructor part) and tested end to end by
+tests/test_nbgrader_workflow.py; the sandbox by tests/test_autograde_sandbox.py.
 """
 import os
 import sys
@@ -38,3 +42,10 @@ c.ExecutePreprocessor.timeout = 120
 from grader.notebook import release  # noqa: E402 - after PATH: this file is read by nbgrader's Python
 
 release.configure(c, COURSE_DIR)
+
+# Autograde runs each student's kernel in a bubblewrap sandbox (no network, no view of the
+# gradebook, the submissions, the instructor's home; bounded time and memory), or refuses in one
+# line when bwrap is missing: grader.notebook.sandboxkernel. Limits: c.Sandbox.memory, .cpu, .wall...
+from grader.notebook import sandboxkernel  # noqa: E402
+
+sandboxkernel.configure(c)

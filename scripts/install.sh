@@ -16,6 +16,7 @@ PACKAGES=(
   openssh-server netcat-openbsd                                      # grading over qemu+ssh (tests)
   mmdebstrap vde2 e2fsprogs openssh-client                           # VM hosts: image, link, ssh
   fdisk dosfstools mtools syslinux syslinux-common systemd-boot-efi  # lab image build --out (classroom)
+  bubblewrap                # nbgrader autograde runs students' kernels in a bwrap sandbox (refuses without)
 )
 
 missing=()

@@ -76,10 +76,9 @@ class Course:
     lang: str = "en"
     host_env: dict[str, str] = field(default_factory=dict)
 
-    def run(self, *args: str, cwd: Path | None = None) -> str:
+    def attempt(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         """One command (nbgrader or lab) from the venv, as typed without an activated venv (the
-        venv's bin is not on PATH: nbgrader_config.py must find `alembic` itself); fail with its
-        output if it fails."""
+        venv's bin is not on PATH: nbgrader_config.py must find `alembic` itself)."""
         path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p) != BIN]
         env = {**os.environ, "PATH": os.pathsep.join(path)}
         for leaked in ("NBGRADER_EXECUTION", "LAB_LANG", "LIBVIRT_DEFAULT_URI", "LAB_URI_A", "LAB_URI_B"):
@@ -88,6 +87,11 @@ class Course:
         proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd or self.root, env=env,
                               capture_output=True, text=True, timeout=600)
         self.log.append(f"$ {' '.join(args)}\n{proc.stdout}{proc.stderr}")
+        return proc
+
+    def run(self, *args: str, cwd: Path | None = None) -> str:
+        """`attempt`, failing with the command's output if it fails."""
+        proc = self.attempt(*args, cwd=cwd)
         assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
         return proc.stdout + proc.stderr
 

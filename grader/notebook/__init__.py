@@ -12,7 +12,9 @@ The names a notebook imports (`from grader.notebook import ...`):
   are skipped, and libvirt and host commands refuse (autograde): nbgrader runs notebooks on the
   instructor's machine, where no student host is.
 
-Beside them: `release` (nbgrader's release in the course's language).
+Beside them, for nbgrader: `release` (the release in the course's language), and `sandbox` with
+`sandboxkernel` (autograde runs each kernel in a bubblewrap sandbox: no network, no view of the
+gradebook, the submissions or the instructor's home).
 """
 from __future__ import annotations
 
