@@ -13,8 +13,11 @@ import os
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 BIN = Path(sys.executable).parent
 LANGS = ("en", "es")
@@ -213,6 +216,17 @@ def check_full(graded: Graded, lab_max: float) -> None:
         if graded.table:
             total = next(row for name, row in graded.table[lang].items() if name.lower() == "total")
             assert float(total.points) == lab_max == float(total.max), (lang, total)
+
+
+@contextmanager
+def exported(env: dict):
+    """This process's environment as a student's shell or notebook has it after `eval "$(lab
+    hosts env)"`, for the solutions' functions (e.g. LAB_MIGRATE_FLAGS for the migration)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            if key.startswith("LAB_") or key == "LIBVIRT_DEFAULT_URI":
+                patch.setenv(key, value)
+        yield
 
 
 def environment(lab_env: dict) -> dict:
