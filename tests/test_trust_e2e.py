@@ -213,7 +213,9 @@ def test_lab3_done_with_the_python_api_earns_full_marks(lab3_api):
 #: What virt-manager sends for a new snapshot with its defaults (virtinst.DomainSnapshot with a
 #: name and no description, get_xml()), with flags 0: libvirt makes it internal, with the memory
 #: state when the domain runs. virt-manager 4.1 (Debian 12) takes internal snapshots only;
-#: virt-manager 5 sends the same XML for an external one of a shut-off domain, with DISK_ONLY.
+#: virt-manager 5 sends the same XML with DISK_ONLY for an external one of a shut-off domain,
+#: where libvirt's capabilities offer <externalSnapshot/> (libvirt 9.0 does not: there a
+#: student takes ext-1 with virsh).
 VIRT_MANAGER_SNAPSHOT = "<domainsnapshot>\n  <name>{name}</name>\n</domainsnapshot>\n"
 
 
@@ -527,6 +529,8 @@ def lab1_states(hosts):
     virsh(env, uri, "pool-start", "lab1-iscsi")
     virsh(env, uri, "vol-create-as", "lab1-dir", "disk1.qcow2", "1G", "--format", "qcow2")
     out["honest"] = grade("lab1", {"A": uri}, env)
+    without = {k: v for k, v in env.items() if k != "LAB_SHARE_MARKER"}
+    out["honest, no reference"] = grade("lab1", {"A": uri}, without)
     return out
 
 
@@ -552,3 +556,10 @@ def test_lab1_look_alike_with_a_file_named_like_the_marker_earns_half(lab1_state
 def test_lab1_done_with_virsh_beside_the_look_alike_earns_full_marks(lab1_states):
     assert lab1_states["mounted after start"] == []
     check_full(lab1_states["honest"], 10)
+
+
+def test_lab1_honest_netfs_pool_without_the_markers_reference_earns_half_saying_why(lab1_states):
+    """docs/trust.md: without a reference the grader cannot tell, and says so (to instructors)."""
+    check_reads(lab1_states["honest, no reference"], "pool-netfs", 1, ["shared-unverified"], {
+        "en": ("the grader was not given the course's share marker", "`share_marker`"),
+        "es": ("el corrector no recibió la marca del recurso compartido del curso", "`share_marker`")})
