@@ -21,6 +21,9 @@ def test_the_glossary_has_the_course_terms():
     assert spanish["overcommitment"] == "sobreasignación"
     assert spanish["overlay"] == "capa" and spanish["backing file"] == "imagen base"
     assert spanish["NFS export"] == "exportación NFS"
+    backing_store = next(t for t in TERMS if t.en.startswith("backing store"))
+    assert backing_store.es == "volumen base" and "almacenamiento base" in backing_store.avoid
+    assert spanish["thin pool (LVM)"] == "grupo ligero de LVM"
 
 
 @pytest.mark.parametrize("text, found", [
@@ -29,6 +32,14 @@ def test_the_glossary_has_the_course_terms():
     ("un zpool de ZFS", []),
     ("la capa y su\nfichero de respaldo", ["'fichero de respaldo' (say: imagen base) at line 2"]),
     ("```sh\nvirsh pool-start x\n```", []),
+    # a term split by the line break of a wrapped paragraph is still the term, found where it starts
+    ("el **fichero\nbase** de la capa", ["'fichero base' (say: imagen base) at line 1"]),
+    ("uno\ndos la capa y su fichero de\n   respaldo", ["'fichero de respaldo' (say: imagen base) at line 2"]),
+    ("lee el\nimagen base", ["'el imagen base' (say: imagen base) at line 1"]),
+    # a gloss may wrap too, and a label quoted from virt-manager's interface is its word
+    ("una capa (*backing\nfile*) aquí", []),
+    ("en «Almacenamiento de\nrespaldo», la ruta", []),
+    ("el almacenamiento de respaldo", ["'almacenamiento de respaldo' (say: imagen base) at line 1"]),
 ])
 def test_misuses_are_found_in_running_text_only(text, found):
     assert glossary.misuses(text, TERMS) == found

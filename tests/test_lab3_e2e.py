@@ -264,6 +264,6 @@ def test_nbgrader_generates_a_student_version_without_solutions(tmp_path):
     text = "\n".join(c.source for c in student.cells)
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
     assert "BEGIN HIDDEN TESTS" not in text and "snapshotCreateXML(snapshot_xml(\"clean\")" not in text
-    assert text.count("raise NotImplementedError()") == 5     # four lab steps and snapshot_kind
+    assert text.count("raise NotImplementedError()") == 6     # four lab steps, snapshot_kind, chain_after
     assert text.count("check_my_work(\"lab3\"") == 5           # the check cells stay
     assert "assert snapshot_kind(_snap(\"shutoff\", \"internal\")) == \"internal\"" in text

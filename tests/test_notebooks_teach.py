@@ -51,3 +51,18 @@ def test_lab3_shows_recovery_a_refusal_and_what_snapshots_cost():
     assert "qemu-io" in text and "revertToSnapshot" in text       # write, revert, read back
     assert 'snapshotCreateXML(snapshot_xml("try"), 0)' in text     # the refused internal snapshot
     assert '"qemu-img", "info", "-U"' in text                      # what each snapshot costs
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.parent.name)
+def test_every_measurement_is_explained_right_after_it(path):
+    """Predict, measure, explain: the cells after each measurement that prints a prediction back
+    are the explanation that closes it, in English and then in Spanish, not the next part (a
+    heading: an exercise, a knowledge check, another measurement)."""
+    cells = nbformat.read(path, as_version=4).cells
+    measured = [i for i, c in enumerate(cells) if c.cell_type == "code" and "predicted(" in c.source]
+    assert measured, f"{path.parent.name} measures nothing"
+    for i in measured:
+        after = cells[i + 1:i + 3]
+        assert [c.metadata.get("tags", []) for c in after if c.cell_type == "markdown"] == [["lang-en"], ["lang-es"]] \
+            and not any(c.source.lstrip().startswith("#") for c in after), \
+            f"{path.parent.name} cell {i}: a measurement without its explanation right after it"

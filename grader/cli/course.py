@@ -40,12 +40,17 @@ def check():
 @click.option("--section", "sections", multiple=True, metavar="N",
               help="Only section N of the course (repeatable), e.g. --section 4; the setup of the "
                    "introduction, which every example assumes, always runs.")
+@click.option("--vm", is_flag=True, default=None,
+              help="On VM hosts (lab hosts up --vm): the blocks that need a host with its own "
+                   "kernel. Default: the kind of lab host that is up (light when none is).")
 @handles_errors
-def test(langs, sections):
+def test(langs, sections, vm):
     """Run every sh and python block of course.md and course.es.md on the lab hosts (started if
-    needed), one line per block; exit 1 if a block failed."""
+    needed), one line per block; exit 1 if a block failed. Light hosts run every block but those
+    marked for VM hosts, which `--vm` runs."""
     from grader.course import coursetest
 
     env = current()
-    summary = coursetest.run(langs or LANGUAGES, set(sections) or None, env.out, env.env)
+    summary = coursetest.run(langs or LANGUAGES, set(sections) or None, env.out, env.env, vm=vm,
+                             say=env.err)
     return ExitStatus.PROBLEMS if summary.failed else ExitStatus.OK

@@ -16,9 +16,13 @@ directives:
   columns (two ways to do the same thing: `lab course test` runs each column's track on its own).
 * `@exercises LAB ID:POINTS...` renders the exercises that practise a section, linked to the
   lab's notebook (tests/test_i18n.py checks ids and points against labs/LAB/lab.toml).
-* `@not-here English reason ‖ razón en español`, just before a fence: a block that cannot run on
-  the lab hosts (a classroom-only host name, a spare disk). It renders as an HTML comment that
-  `lab course test` reads (grader.course.coursetest) and says why it skips the block.
+* `@vm-host English reason ‖ razón en español`, just before a fence: a block that needs a host
+  with its own kernel (device-mapper, ZFS, spare disks). It renders as an HTML comment that
+  `lab course test` reads (grader.course.coursetest): it runs the block on VM hosts
+  (`lab hosts up --vm`) and, on light hosts, skips it with that reason.
+* `@not-here English reason ‖ razón en español`, just before a fence: a block that can run on no
+  kind of lab host, rendered and read the same way (the course has none: every example runs on
+  light or on VM hosts; tests/test_course_examples.py keeps it so).
 * `@glossary` renders the course glossary (course/glossary.toml) as a table.
 
 Code is shared by both languages, and so are its comments: each is written once in both,
@@ -79,8 +83,8 @@ def parse(path: Path) -> list[Block]:
         elif fence:
             localize(line, "en", where)  # raises on a comment in one language only
             shared.append(line)
-        elif line.strip().startswith("@not-here"):
-            _halves(line.strip()[len("@not-here"):].strip(), where, "@not-here's reason")
+        elif (note := _note(line)) is not None:
+            _halves(line.strip()[len(note):].strip(), where, f"{note}'s reason")
             shared.append(line)
         elif line.strip() == ":::en":
             blocks.append(Block(None, tuple(shared), where))
@@ -114,8 +118,8 @@ def _until(lines: list[str], start: int, marker: str, path: Path, problem: str) 
 
 def _neutral(line: str) -> bool:
     text = line.strip()
-    return not text or text.startswith(("<", "@side-by-side", "@end", "@exercises", "@not-here",
-                                        "@glossary"))
+    return not text or text.startswith(("<", "@side-by-side", "@end", "@exercises", "@glossary",
+                                        *NOTES))
 
 
 #: The two halves of a bilingual comment or reason: "English ‖ español".
@@ -123,8 +127,19 @@ BOTH = " ‖ "
 #: A comment in a code fence: `#` at the start of a line or after a space, then a space.
 _COMMENT = re.compile(r"(^|\s)#\s")
 
-#: What `lab course test` looks for before a fence: `<!-- not run here: REASON -->`.
-NOT_HERE = "<!-- not run here: {reason} -->"
+#: What `lab course test` looks for before a fence, per directive: where the block runs, and why.
+NOTES = {
+    "@not-here": "<!-- not run here: {reason} -->",
+    "@vm-host": "<!-- VM hosts: {reason} -->",
+}
+NOT_HERE = NOTES["@not-here"]
+VM_HOST = NOTES["@vm-host"]
+
+
+def _note(line: str) -> str | None:
+    """The note directive (`@not-here`, `@vm-host`) a source line starts with, if any."""
+    word = line.strip().split(" ", 1)[0]
+    return word if word in NOTES else None
 
 
 def _halves(text: str, where: str, what: str) -> tuple[str, str]:
@@ -167,9 +182,9 @@ def _expand(lines: tuple[str, ...], lang: str) -> str:
         if line.strip().startswith("@exercises"):
             _, lab, *ids = line.split()
             out.append(exercises(lab, ids, lang))
-        elif line.strip().startswith("@not-here"):
-            en, es = _halves(line.strip()[len("@not-here"):].strip(), "", "@not-here's reason")
-            out.append(NOT_HERE.format(reason=en if lang == "en" else es))
+        elif (note := _note(line)) is not None:
+            en, es = _halves(line.strip()[len(note):].strip(), "", f"{note}'s reason")
+            out.append(NOTES[note].format(reason=en if lang == "en" else es))
         elif line.strip() == "@glossary":
             from grader.course import glossary
 
@@ -200,9 +215,9 @@ def _localized(lines: tuple[str, ...], lang: str) -> tuple[str, ...]:
 
 def _two_columns(lines: tuple[str, ...], lang: str) -> str:
     """Two fenced blocks (virsh, then Python) as a two-column HTML table that GitHub renders; a
-    fence keeps the `@not-here` note written just before it."""
+    fence keeps the `@vm-host` or `@not-here` note written just before it."""
     text = "\n".join(lines)
-    fences = re.findall(r"^((?:@not-here [^\n]*\n)?)(```.*?^```)", text, flags=re.S | re.M)
+    fences = re.findall(r"^((?:@(?:not-here|vm-host) [^\n]*\n)?)(```.*?^```)", text, flags=re.S | re.M)
     if len(fences) != 2:
         raise CourseError("@side-by-side needs exactly two code fences (virsh, then Python)")
     left, right = (_expand((note.strip(),), lang) + "\n" + fence if note else fence
