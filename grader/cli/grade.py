@@ -200,7 +200,7 @@ def _grade_class(env, lab, course, roster_path, fmt, lang, options) -> ExitStatu
     from grader.classroom.session import grade_roster
 
     done = grade_roster(lab, course, roster_path, lang, options, env.stderr, env.stderr_is_terminal)
-    _print(env, fmt, render.Report(done.run, lab, done.emails))
+    _print(env, fmt, render.Report(done.run, lab, done.emails), done.reports.get(fmt))
     if done.retried is not None:
         missing = f" ({done.missing} never reached by the last run)" if done.missing else ""
         retried = f" (retried {done.retried}{missing}, kept {done.kept})"
@@ -242,7 +242,11 @@ def _watch_class(env, lab, opts: GradeOptions, course, roster_path, lang, option
                  opts.anonymous, archive_to=target, meta=meta, emails=emails)
 
 
-def _print(env: Environment, fmt: str, report: render.Report) -> None:
+def _print(env: Environment, fmt: str, report: render.Report, text: str | None = None) -> None:
+    """The report in `fmt`; `text` is that report already rendered (a class run's archived file)."""
+    if text is not None:
+        env.out(text, nl=fmt not in ("csv", "table"))
+        return
     if fmt == "table":   # colour on a terminal, unless NO_COLOR (no-color.org) says not
         colour = env.stdout_is_terminal and not env.env.get("NO_COLOR")
         report = render.Report(report.run, report.lab, report.emails, report.single,

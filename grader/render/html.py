@@ -51,4 +51,5 @@ def session(report: Report) -> dict | None:
             "longest": longest, "students": len(timeline.students)}
 
 
-RENDERER = Renderer("html", render, archive="report.html")
+RENDERER = Renderer("html", render, archive="report.html",
+                    prepare=lambda: templating.environment().get_template("report.html.j2"))
