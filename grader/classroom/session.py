@@ -119,8 +119,11 @@ def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassO
         target.copy_student(previous, result)
         for name, text in render.student_files(own, result):
             target.write_report(name, text)
+    from grader import grading  # libvirt is loaded only when hosts are read
+
+    # the reports' imports and templates, in a thread of their own while the hosts are read
     prepared = threading.Thread(target=render.prepare, name="prepare-reports", daemon=True)
-    prepared.start()                     # imports and templates, while the hosts are read
+    prepared.start()
 
     identities = {r.student: kept_signals(previous, r.student) for r in kept}
     with ClassProgress(len(entries), lab.id, progress_stream, terminal) as progress:
@@ -134,8 +137,6 @@ def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassO
                 identities[result.student] = set()
             writer.put(result, evidence)
             return result
-
-        from grader import grading  # libvirt is loaded only when hosts are read
 
         try:
             with writer:
