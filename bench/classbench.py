@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Benchmark of class grading (issue 6, item 6): prints its figures.
+"""Benchmark of class grading (issue 6, item 6; issue 22, items 3 and 6): prints its figures.
 
     .venv/bin/python bench/classbench.py [--hosts 200] [--big 1000] [--baseline-hosts 200]
+    .venv/bin/python bench/classbench.py --floor-only [--repeat 9] [--against /path/to/other/checkout]
 
 What it does, all on loopback and all started (and stopped) by itself:
 
@@ -14,6 +15,11 @@ What it does, all on loopback and all started (and stopped) by itself:
   so it never touches any other libvirtd on the machine;
 * times `grade lab3 --roster` as a whole process (start to exit), against a baseline measured in
   the same run: a sequential shell script gathering the same facts with `virsh`;
+* against its floor, in the same run: a bare read-only collector (BARE below: a Python script
+  that opens each host read-only and reads the same objects with 16 threads, nothing else), run
+  alternately with `grade`, wall time and CPU (user + system, the process's own rusage), median
+  of --repeat runs each, and their ratios; `--against DIR` times another checkout's `grade` in
+  the same alternation (main before a change: `git archive main | tar -x -C /tmp/before`);
 * again through a TCP proxy (written here) that delays every libvirt RPC message by 20 ms in each
   direction (this kernel has no netem);
 * again with 5 hung hosts (a listener that accepts and never answers) in the class;
@@ -37,7 +43,8 @@ from grader.testing.loopback import DelayProxy, HungHost, PrivateLibvirtd
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADE = str(ROOT / ".venv" / "bin" / "grade")
-TARGETS = {"plain": 1.0, "speedup": 30.0, "delay": 3.0, "hung_slack": 1.0, "memory_mb": 200.0}
+TARGETS = {"plain": 1.0, "speedup": 30.0, "delay": 3.0, "hung_slack": 1.0, "memory_mb": 200.0,
+           "floor_ratio": 1.5}
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -99,6 +106,113 @@ def run_baseline(roster: Path, work: Path) -> float:
     return time.perf_counter() - start
 
 
+BARE = r'''"""The floor of grading a class: open each host read-only, read lab3's objects, nothing else."""
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import libvirt
+
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+POOLS, DOMAINS = {"lab3"}, {"lab3-vm", "lab3-raw"}
+
+
+def read(uri):
+    conn = libvirt.openReadOnly(uri)
+    try:
+        got = [conn.getCapabilities()]
+        for pool in conn.listAllStoragePools(0):
+            if pool.name() in POOLS:
+                active = pool.isActive()
+                got += [pool.XMLDesc(0), pool.isPersistent(), pool.autostart()]
+                if active:
+                    got += [(vol.name(), vol.XMLDesc(0)) for vol in pool.listAllVolumes(0)]
+        stats = [(dom, st) for dom, st in conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE, 0)
+                 if dom.name() in DOMAINS]
+        transient = {d.UUIDString() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)}
+        for dom, st in stats:
+            got += [dom.name(), dom.UUIDString(), dom.XMLDesc(0)]
+            if dom.UUIDString() not in transient and st.get("state.state") != libvirt.VIR_DOMAIN_SHUTOFF:
+                got.append(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+            snapshots = dom.listAllSnapshots(0)
+            if snapshots:
+                got.append(dom.snapshotCurrent(0).getName())
+            got += [(snap.getName(), snap.getXMLDesc(0)) for snap in snapshots]
+        return got
+    finally:
+        conn.close()
+
+
+uris = [line.split(",")[1] for line in open(sys.argv[1]).read().splitlines()[1:]]
+with ThreadPoolExecutor(16) as pool:
+    print(sum(1 for _ in pool.map(read, uris)), "hosts read")
+'''
+
+
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
+    """A whole process, start to exit: (wall seconds, CPU seconds: its own user + system)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "LANG": "C", **(env or {})})
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd[:3])}... failed (exit {os.waitstatus_to_exitcode(status)})")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def floor_runs(roster: Path, work: Path, repeat: int, against: Path | None) -> dict[str, list]:
+    """`grade` and the bare collector (and another checkout's grade), one after the other,
+    `repeat` times: each round's runs see the same machine. Each grade writes a new run
+    directory (none is deleted while timing)."""
+    script = work / "bare.py"
+    script.write_text(BARE)
+    python = str(ROOT / ".venv" / "bin" / "python")
+    # both grades started the same way: this checkout's (installed in .venv), or --against's
+    grade = [python, "-c", "import sys; from grader.cli.main import grade; sys.argv[0] = 'grade'; grade()",
+             "lab3", "--roster", str(roster), "--format", "json", "--out"]
+    runs: dict[str, tuple[list[str], dict]] = {
+        "bare": ([python, str(script), str(roster)], {}),
+        "grade": ([*grade, str(work / "floor-grade")], {})}
+    if against is not None:
+        runs["against"] = ([*grade, str(work / "floor-against")], {"PYTHONPATH": str(against.resolve())})
+    out: dict[str, list] = {name: [] for name in runs}
+    for name, (cmd, env) in runs.items():      # warm-up: page cache, .pyc files, libvirtd
+        timed(cmd, env)
+    for _ in range(repeat):
+        for name, (cmd, env) in runs.items():
+            out[name].append(timed(cmd, env))
+    return out
+
+
+def floor_rows(figures: dict[str, list], against: Path | None) -> list[tuple[str, str, str]]:
+    """The closing note's rows: medians, and each grade's ratio to the bare collector."""
+    def median(name, i):
+        return statistics.median(run[i] for run in figures[name])
+
+    n = len(figures["bare"])
+    bare_wall, bare_cpu = median("bare", 0), median("bare", 1)
+    rows = [(f"bare read-only collector, 16 threads (median of {n})",
+             f"{bare_wall:.2f} s", f"CPU {bare_cpu:.2f} s")]
+    names = [("grade", "grade lab3 --roster (this checkout)")]
+    if against is not None:
+        names.append(("against", f"grade lab3 --roster ({against})"))
+    for name, label in names:
+        wall, cpu = median(name, 0), median(name, 1)
+        ratio = wall / bare_wall
+        rows += [(f"{label[:58]}", f"{wall:.2f} s", f"CPU {cpu:.2f} s"),
+                 ("  wall time / bare collector's", f"{ratio:.2f}x",
+                  f"<= {TARGETS['floor_ratio']:g}x {verdict(ratio <= TARGETS['floor_ratio'])}"),
+                 ("  CPU / bare collector's", f"{cpu / bare_cpu:.2f}x", "")]
+    return rows
+
+
+def print_rows(rows) -> None:
+    print()
+    print(f"{'figure':<58} {'value':>12}  target")
+    for name, value, target in rows:
+        print(f"{name:<58} {value:>12}  {target}")
+
+
 def calls_per_host(out: Path) -> float:
     run = next(out.iterdir())
     calls = [json.loads(p.read_text())["hosts"]["A"]["libvirt_calls"]
@@ -125,7 +239,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=5.0, help="grade --timeout for the hung-host run")
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--repeat", type=int, default=9, help="runs of grade and of the bare collector")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="another checkout whose grade is timed in the same rounds (its .venv not needed)")
+    parser.add_argument("--floor-only", action="store_true", help="only grade against the bare collector")
     args = parser.parse_args()
+    if args.against is not None and not (args.against / "grader" / "cli" / "main.py").is_file():
+        raise SystemExit(f"--against {args.against}: not a checkout of this project (no grader/cli/main.py)")
     if os.geteuid() != 0:
         raise SystemExit("run as root: the private libvirtd needs a mount namespace")
     work = Path(tempfile.mkdtemp(prefix="classbench-"))
@@ -138,6 +258,10 @@ def main() -> None:
             print(f"class: {args.hosts} simulated lab3 hosts (test driver node XML) served by one private "
                   f"libvirtd on 127.0.0.1:{daemon.port}; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}")
             run_grade(roster, work / "warmup")  # page cache, libvirtd first-connection work
+            floor = floor_runs(roster, work, args.repeat, args.against)
+            if args.floor_only:
+                print_rows(floor_rows(floor, args.against))
+                return
 
             plain = [run_grade(roster, work / f"plain{i}") for i in range(3)]
             best = min(plain, key=lambda r: r["seconds"])
@@ -168,8 +292,6 @@ def main() -> None:
             t_big, rss_big, rc_big = run_grade_rss(big_roster, work / "rss-big")
 
         start_only = min(_startup() for _ in range(3))
-        print()
-        print(f"{'figure':<58} {'value':>12}  target")
         rows_out = [
             (f"grade lab3 --roster, {args.hosts} hosts (best of 3, whole process)", f"{best['seconds']:.2f} s",
              f"< {TARGETS['plain']:g} s {verdict(best['seconds'] < TARGETS['plain'])}"),
@@ -190,9 +312,9 @@ def main() -> None:
             (f"peak memory (max RSS), {args.hosts} hosts", f"{rss_small:.0f} MB", ""),
             (f"peak memory (max RSS), {args.big} hosts ({t_big:.2f} s, exit {rc_big})", f"{rss_big:.0f} MB",
              f"< {TARGETS['memory_mb']:g} MB {verdict(rss_big < TARGETS['memory_mb'])}"),
+            *floor_rows(floor, args.against),
         ]
-        for name, value, target in rows_out:
-            print(f"{name:<58} {value:>12}  {target}")
+        print_rows(rows_out)
     finally:
         if args.keep:
             print(f"work directory kept: {work}")

@@ -1,15 +1,22 @@
 """The run archive: a directory per run with each student's evidence and result and the reports;
 regrading it offline gives identical results; --retry-unreachable merges; an interrupted or
-failing write never leaves a half-written file."""
+failing write never leaves a half-written file; the writer thread archives each student as they
+are handed over, and a student whose files cannot be written is that student's error."""
 from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from classhelp import make_class
+from classhelp import HungHost, make_class
 from grader.classroom import archive, roster
 from grader.core.text import file_name
 from grader.core import labdef
@@ -150,3 +157,101 @@ def test_student_ids_become_safe_file_names():
     risky = file_name("../../etc/passwd")
     assert "/" not in risky and not risky.startswith(".")
     assert file_name("a b") != file_name("a_b")
+
+
+# --- the writer thread ---------------------------------------------------------------------------
+
+def graded_class(tmp_path, states):
+    """(result, evidence) of a simulated class, graded without archiving."""
+    kept = []
+    grading.grade_many(LAB, roster.load(make_class(tmp_path, states), LAB.roles).entries,
+                       on_graded=lambda r, ev: kept.append((r, ev)) or r)
+    return kept
+
+
+def feedback_of(result):
+    return [(f"feedback/{file_name(result.student)}.md", f"{result.student}: {result.status}\n")]
+
+
+def test_the_writer_archives_each_student_in_the_order_handed_over(tmp_path):
+    graded = graded_class(tmp_path, ["right", "untouched", "no-external"])
+    target = archive.RunDir.create(tmp_path / "runs", "lab3")
+    seen = []
+    with archive.StudentWriter(target, feedback_of, on_archived=lambda r: seen.append(r.student)) as writer:
+        for result, evidence in reversed(graded):
+            writer.put(result, evidence)
+    assert seen == [r.student for r, _ in reversed(graded)]
+    for result, evidence in graded:
+        assert writer.archived[result.student] is result
+        saved = json.loads((target.results_dir / f"{result.student}.json").read_text())
+        assert saved == json.loads(json.dumps(result.to_dict()))
+        assert json.loads(target.evidence_path(result.student).read_text()) == json.loads(json.dumps(evidence.to_dict()))
+        assert (target.feedback_dir / f"{result.student}.md").read_text() == f"{result.student}: graded\n"
+    assert not list(target.path.rglob(".*.tmp"))
+
+
+def test_a_student_whose_files_cannot_be_written_is_that_students_error(tmp_path):
+    graded = graded_class(tmp_path, ["right", "untouched", "no-external"])
+    target = archive.RunDir.create(tmp_path / "runs", "lab3")
+    unlucky = graded[1][0].student
+    target.evidence_path(unlucky).mkdir(parents=True)      # a folder where their evidence goes
+    with archive.StudentWriter(target, feedback_of) as writer:
+        for result, evidence in graded:
+            writer.put(result, evidence)
+    failed = writer.archived[unlucky]
+    assert failed.status == "error" and failed.score is None
+    assert failed.error.startswith(f"could not archive this student: cannot write {target.evidence_path(unlucky)}")
+    assert json.loads((target.results_dir / f"{unlucky}.json").read_text())["status"] == "error"
+    assert (target.feedback_dir / f"{unlucky}.md").read_text() == f"{unlucky}: error\n"
+    others = [r for r, _ in graded if r.student != unlucky]
+    assert [writer.archived[r.student].status for r in others] == ["graded", "graded"]
+
+
+def test_ctrl_c_stops_the_writer_after_the_file_it_is_writing(tmp_path):
+    graded = graded_class(tmp_path, ["right"] * 4)
+    target = archive.RunDir.create(tmp_path / "runs", "lab3")
+    writing, go = threading.Event(), threading.Event()
+
+    def slow_feedback(result):          # the first student's files are being written at Ctrl-C
+        writing.set()
+        go.wait(10)
+        return feedback_of(result)
+
+    with pytest.raises(KeyboardInterrupt):
+        with archive.StudentWriter(target, slow_feedback) as writer:
+            for result, evidence in graded:
+                writer.put(result, evidence)
+            writing.wait(10)
+            threading.Timer(0.2, go.set).start()
+            raise KeyboardInterrupt
+    first = graded[0][0].student
+    assert sorted(p.name for p in target.results_dir.iterdir()) == [f"{first}.json"]
+    assert sorted(p.name for p in target.evidence_dir.iterdir()) == [f"{first}.json"]
+    assert json.loads((target.results_dir / f"{first}.json").read_text())["score"] == 10
+    assert list(writer.archived) == [first] and not list(target.path.rglob(".*.tmp"))
+
+
+def test_a_class_run_cut_short_says_interrupted_and_keeps_complete_files(tmp_path):
+    with HungHost() as hung:       # everyone else is graded and archived while zed's host hangs
+        path = make_class(tmp_path, ["right", "untouched", "no-external"], extra={"zed": hung.uri()})
+        grade_cmd = str(Path(sys.executable).with_name("grade"))
+        proc = subprocess.Popen([grade_cmd, "lab3", "--roster", str(path), "--connect-timeout", "60",
+                                 "--timeout", "60", "--out", str(tmp_path / "runs")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            runs = list((tmp_path / "runs").glob("lab3-*/results/*.json"))
+            if len(runs) == 3:
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130 and err.endswith("interrupted\n"), err
+    run = only_run(tmp_path / "runs")
+    assert json.loads((run / "run.json").read_text())["state"] == "interrupted"
+    for result in (run / "results").iterdir():      # complete, with their evidence beside them
+        student = json.loads(result.read_text())["student"]
+        assert json.loads((run / "evidence" / result.name).read_text())["student"] == student
+    assert sorted(p.name for p in (run / "results").iterdir()) == [
+        "s0-right.json", "s1-untouched.json", "s2-no-external.json"]
+    assert not (run / "report.html").exists() and not list(run.rglob(".*.tmp"))

@@ -123,3 +123,20 @@ def test_xml_no_libvirt_would_write_is_the_hosts_error_not_the_checks(right):
     bad = result.exercises[1]
     assert (bad.score, bad.messages) == (0, ["host-xml-unreadable"]) and "Ask your instructor" in bad.feedback
     assert result.exercises[0].score == 2        # what could be read is still graded
+
+
+def test_a_results_dict_is_every_field_in_order_and_round_trips(right):
+    """StudentResult.to_dict is written out by hand (asdict was slow): it must still hold every
+    field of the dataclasses, in their order, as asdict would, and read back the same."""
+    from dataclasses import asdict, fields
+
+    from grader.core.results import ExerciseResult, StudentResult
+
+    result = score(TOY, right)
+    result.hosts = {"A": "test:///a", "B": "test:///b"}
+    data = result.to_dict()
+    assert data == asdict(result) and data["exercises"] and data["exercises"][0]["messages"]
+    assert list(data) == [f.name for f in fields(StudentResult)]
+    assert list(data["exercises"][0]) == [f.name for f in fields(ExerciseResult)]
+    assert data["hosts"] is not result.hosts and data["exercises"][0]["messages"] is not result.exercises[0].messages
+    assert StudentResult.from_dict(data) == result

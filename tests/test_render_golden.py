@@ -106,7 +106,7 @@ def test_the_archive_holds_what_the_renderer_renders(name):
     renderer = render.get(name)
     if renderer.archive:
         assert files == {renderer.archive: render.render(name, report)}
-    elif renderer.files:
+    elif renderer.student:
         assert len(files) == len(report.run.results) and "".join(files.values()).count("# toy") == 6
     else:
         assert files == {}

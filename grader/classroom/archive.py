@@ -8,22 +8,26 @@
         report.html  grades.csv  results.json  summary.txt
 
 Every file is written beside its final name and renamed into place (`atomic_write`), so Ctrl-C,
-a crash or a full disk leaves each file either complete or absent, never half-written. Evidence
-and results are written as each student finishes; the reports when the run ends.
+a crash or a full disk leaves each file either complete or absent, never half-written. Evidence,
+results and feedback are written as each student finishes (`StudentWriter`, in a thread of its
+own); the reports when the run ends.
 """
 from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
 from grader.core.evidence import BadEvidence, Evidence
-from grader.core.results import StudentResult
+from grader.core.results import ERROR, StudentResult
 from grader.core.text import file_name
-from grader.errors import EnvironmentProblem, UsageError
+from grader.errors import EnvironmentProblem, UsageError, one_line
 
 RUN_FILE = "run.json"
 
@@ -34,14 +38,21 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     The rename is atomic, so a reader (or a run cut short by Ctrl-C, a crash or a full disk)
     sees the old file, the new one, or none, never half of one. No fsync: it cost 3 ms per file
     (2 s for a class of 200) and guards only against a power cut, after which the run is simply
-    graded again.
+    graded again. Unbuffered, and the folder made only when it is missing: five system calls a
+    file instead of eleven, for the 600 files of a class.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     raw = data.encode() if isinstance(data, str) else data
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(raw)
+        try:
+            handle = open(tmp, "wb", 0)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(tmp, "wb", 0)
+        with handle:
+            view = memoryview(raw)
+            while view:
+                view = view[handle.write(view):]
         os.replace(tmp, path)
     except OSError as err:
         try:
@@ -105,6 +116,28 @@ class RunDir:
         atomic_write(self.evidence_path(result.student),
                      json.dumps(evidence.to_dict(), sort_keys=True, ensure_ascii=False))
         self.write_result(result)
+
+    def archive_student(self, result: StudentResult, evidence: Evidence,
+                        own_files: "OwnFiles" = lambda result: ()) -> StudentResult:
+        """Write one student's evidence, result and `own_files` (their feedback); the result to
+        keep. A student whose files cannot be written gets that as their error, never the
+        class: a result file (and own files) saying so, if even those can be written."""
+        try:
+            self.write_student(result, evidence)
+            for name, text in own_files(result):
+                self.write_report(name, text)
+            return result
+        except Exception as err:  # noqa: BLE001 - this student's problem, not the class's
+            failed = StudentResult(student=result.student, hosts=result.hosts, status=ERROR,
+                                   error=one_line(f"could not archive this student: {err}"),
+                                   score=None, max_score=result.max_score)
+            try:
+                self.write_result(failed)
+                for name, text in own_files(failed):
+                    self.write_report(name, text)
+            except Exception:  # noqa: BLE001 - the disk refuses even that: the summary still says it
+                pass
+            return failed
 
     def write_result(self, result: StudentResult) -> None:
         atomic_write(self.results_dir / f"{file_name(result.student)}.json",
@@ -174,6 +207,78 @@ class RunDir:
         """Results in the order of the run's roster (as recorded in run.json), others after."""
         order = {s: i for i, s in enumerate(self.meta().get("students", []))}
         return sorted(results, key=lambda r: (order.get(r.student, len(order)), r.student))
+
+
+#: The files a run directory keeps of one student's own besides evidence and result (their
+#: feedback), from their result: (name in the run directory, text) each.
+OwnFiles = Callable[[StudentResult], Iterable[tuple[str, str]]]
+
+_DONE = object()
+
+
+class StudentWriter:
+    """Archives each graded student in a thread of its own, in the order they are handed over.
+
+    Writing a student's files (evidence, result, feedback: serialising, then three files) cost
+    more than scoring them, and it was done by the thread that waits on hosts. Now that thread
+    only hands the student over (`put`, which returns at once) and goes back to the hosts; the
+    disk's system calls run beside it, without the GIL.
+
+        with StudentWriter(rundir, own_files, on_archived) as writer:
+            writer.put(result, evidence)
+        writer.archived          # student -> the result to keep (an archive failure: an error)
+
+    `on_archived(result)` is called in the writer's thread with each result as it is kept (the
+    class's progress lines). Leaving the block normally waits until everything handed over is
+    written. Leaving it by an exception (Ctrl-C, a crash) lets the file being written finish and
+    drops the rest: every file is complete or absent, and those students have no result file
+    (a --retry-unreachable run grades them again).
+    """
+
+    def __init__(self, rundir: RunDir, own_files: OwnFiles = lambda result: (),
+                 on_archived: Callable[[StudentResult], None] = lambda result: None):
+        self.rundir, self.own_files, self.on_archived = rundir, own_files, on_archived
+        self.archived: dict[str, StudentResult] = {}
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._crash: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="archive-writer", daemon=True)
+
+    def __enter__(self) -> "StudentWriter":
+        self._thread.start()
+        return self
+
+    def put(self, result: StudentResult, evidence: Evidence) -> None:
+        if self._crash is not None:
+            raise self._crash
+        self._queue.put((result, evidence))
+
+    def __exit__(self, kind, err, tb) -> None:
+        if kind is not None:
+            self._stop.set()
+        self._queue.put(_DONE)
+        try:
+            self._thread.join()
+        except BaseException:       # Ctrl-C while waiting: stop after the file being written
+            self._stop.set()
+            self._thread.join()
+            raise
+        if self._crash is not None and kind is None:
+            raise self._crash
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _DONE or self._stop.is_set():
+                return
+            result, evidence = item
+            try:
+                kept = self.rundir.archive_student(result, evidence, self.own_files)
+                self.archived[kept.student] = kept
+                self.on_archived(kept)
+            except BaseException as err:  # noqa: BLE001 - said by the thread that handed it over
+                self._crash = err
+                return
 
 
 def latest(parent: Path, lab: str) -> RunDir | None:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from grader.core.results import GRADED, UNREACHABLE, StudentResult, number
 from grader.core.text import one_line
 
@@ -17,13 +14,19 @@ class ClassProgress:
     def __init__(self, total: int, lab: str, stream: TextIO, terminal: bool | None = None):
         self.total, self.lab, self.stream = total, lab, stream
         self.done = self.unreachable = self.errors = 0
-        self.console = Console(file=stream, force_terminal=terminal)
-        self.bar = self.console.is_terminal
+        self.console = None
+        if terminal is not False:   # rich (a third of what `grade --roster` imports) only for a bar
+            from rich.console import Console
+
+            self.console = Console(file=stream, force_terminal=terminal)
+        self.bar = self.console is not None and self.console.is_terminal
         self._progress = None
         self._task = None
 
     def __enter__(self):
         if self.bar:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(
                 TextColumn(f"grading {self.lab}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("[red]{task.fields[unreachable]} unreachable"), TimeElapsedColumn(),

@@ -1,9 +1,10 @@
 """Grading a class from a roster into a run directory: the orchestration behind `grade --roster`.
 
-Reads the roster, grades every student (grader.grading), writes each student's evidence
-and result as they arrive and every report at the end (grader.classroom.archive), optionally
-fills nbgrader's gradebook. Knows nothing of the command line: the CLI passes options in and
-prints what it gets back.
+Reads the roster, grades every student (grader.grading), hands each student to the archive's
+writer thread as they arrive (evidence, result and feedback: grader.classroom.archive), renders
+every other report once at the end, optionally fills nbgrader's gradebook. Knows nothing of the
+command line: the CLI passes options in and prints what it gets back (a report it asks for is
+the text already archived, not rendered again).
 
 One student never costs the others their grade: whatever goes wrong while one student's host is
 read, scored or archived becomes that student's `error`, and the class is still reported. A
@@ -11,10 +12,11 @@ failure after grading (the gradebook) leaves the run complete and is handed back
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from grader import render
 from grader.classroom import archive, roster
@@ -22,11 +24,13 @@ from grader.classroom.progress import ClassProgress
 from grader.core import copies
 from grader.core.evidence import Evidence
 from grader.core.labdef import Lab
-from grader.core.results import ERROR, GRADED, UNREACHABLE, LabRun, StudentResult
+from grader.core.results import GRADED, UNREACHABLE, LabRun, StudentResult
 from grader.core.scoring import score
-from grader.core.timeline import Timeline
 from grader.errors import LabError, UsageError, one_line
 from grader.reading.limits import Limits
+
+if TYPE_CHECKING:
+    from grader.core.timeline import Timeline
 
 
 @dataclass
@@ -59,6 +63,7 @@ class ClassRun:
     kept: int = 0
     gradebook_rows: int | None = None
     problems: list[str] = field(default_factory=list)   # after grading: one line each
+    reports: dict[str, str] = field(default_factory=dict)  # renderer -> its archived text
 
     @property
     def all_graded(self) -> bool:
@@ -111,35 +116,48 @@ def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassO
     limits = limits_for(options, course)
     target, meta = start_run(lab, course, class_roster, lang, options, limits, state="running",
                              retry_of=str(previous.path) if previous else None)
+    emails = {e.student: e.email for e in class_roster.entries}
+    # a student's own files (feedback) read the lab and the run's language, nothing of the others
+    own = render.Report(LabRun(lab.id, lab.max_score, lang, []), lab, emails)
     for result in kept:  # merged from the last run: copy its result and evidence unchanged
         target.copy_student(previous, result)
+        for name, text in render.student_files(own, result):
+            target.write_report(name, text)
+    from grader import grading  # libvirt is loaded only when hosts are read
+
+    # the reports' imports and templates, in a thread of their own while the hosts are read
+    prepared = threading.Thread(target=render.prepare, name="prepare-reports", daemon=True)
+    prepared.start()
 
     identities = {r.student: kept_signals(previous, r.student) for r in kept}
     with ClassProgress(len(entries), lab.id, progress_stream, terminal) as progress:
+        writer = archive.StudentWriter(target, lambda result: render.student_files(own, result),
+                                       on_archived=progress.update)
+
         def on_graded(result: StudentResult, evidence: Evidence) -> StudentResult:
             try:
                 identities[result.student] = copies.signals(evidence)
             except Exception:  # noqa: BLE001 - unreadable XML already made this student's error
                 identities[result.student] = set()
-            result = archived(target, lab, result, evidence)
-            progress.update(result)
+            writer.put(result, evidence)
             return result
 
-        from grader import grading  # libvirt is loaded only when hosts are read
-
         try:
-            new = grading.grade_many(lab, entries, limits, lang, options.only, on_graded,
-                                     expected=options.expected)
+            with writer:
+                new = grading.grade_many(lab, entries, limits, lang, options.only, on_graded,
+                                         expected=options.expected)
         except BaseException:
             target.write_meta({**meta, "state": "interrupted", "finished": time.time()})
             raise
+    new = [writer.archived.get(r.student, r) for r in new]   # an archive failure is an error
     by_student = {r.student: r for r in [*kept, *new]}
     run = LabRun(lab=lab.id, max_score=lab.max_score, lang=lang,
                  results=[by_student[s] for s in class_roster.students() if s in by_student],
                  copies=copies.find(identities))
-    emails = {e.student: e.email for e in class_roster.entries}
     names = {e.student: e.name for e in class_roster.entries if e.name}
-    problems = write_reports(target, render.Report(run, lab, emails, names=names))
+    prepared.join()
+    reports = archive_reports(target, render.Report(run, lab, emails, names=names), per_student=False)
+    problems = reports.problems
     target.write_meta({**meta, "state": "complete", "finished": time.time(),
                        "graded": sum(r.status == GRADED for r in run.results),
                        "not_graded": sum(r.status != GRADED for r in run.results)})
@@ -155,7 +173,7 @@ def grade_roster(lab: Lab, course, roster_path: Path, lang: str, options: ClassO
                             f"written: {err}")
     return ClassRun(run=run, path=target.path, emails=emails, names=names, progress_line=progress.line(),
                     retried=len(entries) if options.retry_unreachable else None, missing=missing,
-                    kept=len(kept), gradebook_rows=written, problems=problems)
+                    kept=len(kept), gradebook_rows=written, problems=problems, reports=reports.texts)
 
 
 def _retry_plan(lab: Lab, runs_parent: Path, class_roster: roster.Roster):
@@ -183,33 +201,43 @@ def kept_signals(previous: archive.RunDir, student: str) -> set:
 
 
 def archived(target: archive.RunDir, lab: Lab, result: StudentResult, evidence: Evidence) -> StudentResult:
-    """Write one student's evidence and result; a student whose files cannot be written gets
+    """Write one student's evidence and result now; a student whose files cannot be written gets
     that as their error (and a result file saying so, if even that can be written)."""
-    try:
-        target.write_student(result, evidence)
-        return result
-    except Exception as err:  # noqa: BLE001 - this student's problem, not the class's
-        failed = StudentResult(student=result.student, hosts=result.hosts, status=ERROR,
-                               error=one_line(f"could not archive this student: {err}"),
-                               score=None, max_score=result.max_score)
+    return target.archive_student(result, evidence)
+
+
+@dataclass
+class Reports:
+    """What archive_reports wrote: each one-file renderer's text (what `--format NAME` prints,
+    so the CLI prints it without rendering the run again), and one line per renderer that failed."""
+
+    texts: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def archive_reports(target: archive.RunDir, report: render.Report, per_student: bool = True) -> Reports:
+    """Every renderer's files into the run directory, each rendered once; `per_student=False`
+    leaves out the students' own files (a class run's writer wrote them as they were graded).
+    A renderer that fails is one line of `problems` and does not stop the others."""
+    out = Reports()
+    for name in render.REGISTRY:
         try:
-            target.write_result(failed)
-        except Exception:  # noqa: BLE001 - the disk refuses even that: the summary still says it
-            pass
-        return failed
+            renderer = render.get(name)
+            if renderer.student is not None and not per_student:
+                continue
+            for path, text in renderer.outputs(report):
+                target.write_report(path, text)
+                if path == renderer.archive:
+                    out.texts[name] = text
+        except Exception as err:  # noqa: BLE001 - report it, write the rest
+            out.problems.append(f"could not write the {name} report: {one_line(err)}")
+    return out
 
 
 def write_reports(target: archive.RunDir, report: render.Report) -> list[str]:
-    """Every renderer's files into the run directory; a renderer that fails is one line in the
-    returned list and does not stop the others."""
-    problems = []
-    for name in render.REGISTRY:
-        try:
-            for path, text in render.get(name).outputs(report):
-                target.write_report(path, text)
-        except Exception as err:  # noqa: BLE001 - report it, write the rest
-            problems.append(f"could not write the {name} report: {one_line(err)}")
-    return problems
+    """Every renderer's files into the run directory (a watched run's); what could not be
+    written, one line each."""
+    return archive_reports(target, report).problems
 
 
 def regrade_run(lab: Lab, path: Path, lang: str, only) -> tuple[LabRun, dict, Timeline | None]:

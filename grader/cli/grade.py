@@ -216,7 +216,8 @@ def _grade_class(env, lab, course, roster_path, fmt, lang, options, anonymous: b
     from grader.classroom.session import grade_roster
 
     done = grade_roster(lab, course, roster_path, lang, options, env.stderr, env.stderr_is_terminal)
-    _print(env, fmt, render.Report(done.run, lab, done.emails, names=done.names, anonymous=anonymous))
+    archived = None if anonymous else done.reports.get(fmt)   # the run keeps names; anonymous is for stdout
+    _print(env, fmt, render.Report(done.run, lab, done.emails, names=done.names, anonymous=anonymous), archived)
     if done.retried is not None:
         missing = f" ({done.missing} never reached by the last run)" if done.missing else ""
         retried = f" (retried {done.retried}{missing}, kept {done.kept})"
@@ -258,7 +259,11 @@ def _watch_class(env, lab, opts: GradeOptions, course, roster_path, lang, option
                  opts.anonymous, archive_to=target, meta=meta, emails=emails)
 
 
-def _print(env: Environment, fmt: str, report: render.Report) -> None:
+def _print(env: Environment, fmt: str, report: render.Report, text: str | None = None) -> None:
+    """The report in `fmt`; `text` is that report already rendered (a class run's archived file)."""
+    if text is not None:
+        env.out(text, nl=fmt not in ("csv", "table"))
+        return
     if fmt == "table":   # colour on a terminal, unless NO_COLOR (no-color.org) says not
         colour = env.stdout_is_terminal and not env.env.get("NO_COLOR")
         report = replace(report, terminal=colour, width=env.columns)

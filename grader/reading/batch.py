@@ -17,6 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
@@ -87,24 +88,28 @@ class ConnectionCache:
 
 @dataclass
 class _Running:
+    """One student being read. Its worker says which phase the read is in by replacing `where`,
+    one assignment (the coordinator never sees half of a change, and is not woken for it: a
+    phase only ever moves a deadline later, so the coordinator reads `where` when it next looks
+    at deadlines)."""
+
     target: Target
     started: float
+    where: tuple[str, str | None, float]       # (phase, role, since when)
     cancelled: threading.Event = field(default_factory=threading.Event)
-    phase: str = "connecting"
-    role: str | None = None
-    phase_started: float = 0.0
-    due: float = 0.0              # when it is overdue, kept current by the coordinator
 
     def deadline(self, limits: Limits) -> float:
+        phase, _, since = self.where
         whole = self.started + limits.timeout
-        if self.phase == "connecting":
-            return min(whole, self.phase_started + limits.connect_deadline)
+        if phase == "connecting":
+            return min(whole, since + limits.connect_deadline)
         return whole
 
     def overdue_error(self, limits: Limits, roles: tuple[str, ...]) -> dict[str, dict]:
-        role = self.role or roles[0]
+        phase, role, _ = self.where
+        role = role or roles[0]
         uri = self.target.hosts.get(role, "?")
-        if self.phase == "connecting":
+        if phase == "connecting":
             message = f"no answer from {uri} within {limits.connect_deadline:g} s of connecting (connect timeout)"
         else:
             message = f"{uri} did not finish answering within {limits.timeout:g} s (--timeout)"
@@ -123,18 +128,16 @@ def read_many(lab: Lab, targets: Sequence[Target], limits: Limits,
     The caller may take its time with each evidence (score it, archive it): deadlines are
     judged only once every message that arrived meanwhile is drained."""
     connection.ensure_event_loop()
-    inbox: queue.Queue = queue.Queue()
+    inbox: queue.SimpleQueue = queue.SimpleQueue()     # (key, evidence) from the workers
     running: dict[int, _Running] = {}
-    ready: list[tuple[int, Evidence]] = []
+    ready: deque[tuple[int, Evidence]] = deque()
 
     def start(key: int, target: Target) -> None:
         now = time.monotonic()
-        state = _Running(target, started=now, phase_started=now)
-        state.due = state.deadline(limits)
-        running[key] = state
+        state = running[key] = _Running(target, started=now, where=("connecting", None, now))
 
         def post(phase, role):
-            inbox.put(("phase", key, (phase, role, time.monotonic())))
+            state.where = (phase, role, time.monotonic())
 
         def work():
             try:
@@ -143,49 +146,42 @@ def read_many(lab: Lab, targets: Sequence[Target], limits: Limits,
                 evidence = error_evidence(lab, target, {lab.roles[0]: {
                     "kind": ERROR, "message": one_line(f"{type(err).__name__}: {err}")}})
             if not state.cancelled.is_set():              # else the coordinator already answered
-                inbox.put(("done", key, evidence))
+                inbox.put((key, evidence))
 
         threading.Thread(target=work, name=f"read-{target.student}"[:60], daemon=True).start()
 
-    def handle(kind: str, key: int, payload) -> None:
-        if key not in running:
-            return                                       # late news of an abandoned student
-        if kind == "phase":
-            phase, role, at = payload
-            state = running[key]
-            state.phase, state.role, state.phase_started = phase, role, at
-            state.due = state.deadline(limits)
-        else:
-            del running[key]
-            ready.append((key, payload))
+    def arrived(key: int, evidence: Evidence) -> None:
+        if running.pop(key, None) is not None:           # else late news of an abandoned student
+            ready.append((key, evidence))
 
     def drain() -> None:
         while True:
             try:
-                handle(*inbox.get_nowait())
+                arrived(*inbox.get_nowait())
             except queue.Empty:
                 return
 
-    pending = list(enumerate(targets))
+    pending = deque(enumerate(targets))
     while pending or running or ready:
         while ready:           # the caller's time with each one is not the hosts' time
-            yield ready.pop(0)
+            yield ready.popleft()
             drain()
         while pending and len(running) < max(1, limits.jobs):
-            start(*pending.pop(0))
+            start(*pending.popleft())
         if not running:
             continue
-        next_due = min(r.due for r in running.values())
+        next_due = min(r.deadline(limits) for r in running.values())
         try:
-            handle(*inbox.get(timeout=max(0.0, min(next_due - time.monotonic(), 3600))))
+            arrived(*inbox.get(timeout=max(0.0, min(next_due - time.monotonic(), 3600))))
         except queue.Empty:
             pass
         drain()                # what arrived meanwhile, until none is waiting: only then deadlines
         now = time.monotonic()
         for key, state in list(running.items()):
-            if now >= state.due:
+            if now >= state.deadline(limits):
                 state.cancelled.set()
-                if connections is not None and state.phase == "reading":
-                    connections.forget(state.target.hosts.get(state.role or lab.roles[0], ""))
+                phase, role, _ = state.where
+                if connections is not None and phase == "reading":
+                    connections.forget(state.target.hosts.get(role or lab.roles[0], ""))
                 del running[key]
                 ready.append((key, error_evidence(lab, state.target, state.overdue_error(limits, lab.roles))))

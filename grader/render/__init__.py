@@ -1,8 +1,9 @@
 """Renderers: a graded run in, text out. No libvirt, no grading logic, one interface.
 
 Every output format is a `Renderer` registered once below: `grade --format NAME` prints
-`render(report)`, and a class run writes every renderer's `files(report)` into its run
-directory. Adding a format means adding a module with a RENDERER and one line in REGISTRY.
+`render(report)`, and a class run writes every renderer's `outputs(report)` into its run
+directory (a student's own file as soon as that student is graded, the others at the end).
+Adding a format means adding a module with a RENDERER and one line in REGISTRY.
 
 Everything a host sent (names, paths, libvirt's errors) reaches a renderer as data: each one
 escapes its own markup (rich, Markdown, HTML, spreadsheet formulas) and makes control characters
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping
 
 from grader.core.labdef import Lab
-from grader.core.results import LabRun
-from grader.core.timeline import Timeline
+from grader.core.results import LabRun, StudentResult
+
+if TYPE_CHECKING:   # only a watched run has one: `grade` starts without statistics
+    from grader.core.timeline import Timeline
 
 
 @dataclass(frozen=True)
@@ -54,16 +57,21 @@ def labels(students: list[str], names: Mapping[str, str | None] | None = None,
 @dataclass(frozen=True)
 class Renderer:
     """One output format: `render` is what --format NAME prints; `archive` names the file a run
-    directory keeps it in, or `files` yields several (one feedback file per student)."""
+    directory keeps it in, or `student` gives one file per student, (name, text), that holds
+    nothing of the run but that student's result and its language (their feedback), so a class
+    run writes it as soon as the student is graded. `prepare`, if any, does ahead what needs no
+    run (compiling a template), so a class run does it while it waits on hosts."""
 
     name: str
     render: Callable[[Report], str]
     archive: str | None = None
-    files: Callable[[Report], Iterator[tuple[str, str]]] | None = None
+    student: Callable[[Report, StudentResult], tuple[str, str]] | None = None
+    prepare: Callable[[], object] | None = None
 
     def outputs(self, report: Report) -> Iterator[tuple[str, str]]:
-        if self.files is not None:
-            yield from self.files(report)
+        if self.student is not None:
+            for result in report.run.results:
+                yield self.student(report, result)
         elif self.archive is not None:
             yield self.archive, self.render(report)
 
@@ -94,3 +102,20 @@ def get(name: str) -> Renderer:
 def render(name: str, report: Report) -> str:
     return get(name).render(report)
 
+
+def student_files(report: Report, result: StudentResult) -> list[tuple[str, str]]:
+    """Every file of one student's own (see Renderer.student), from their result alone."""
+    return [renderer.student(report, result) for renderer in map(get, REGISTRY) if renderer.student]
+
+
+def prepare() -> None:
+    """Load every renderer and let each prepare what needs no run. Meant for a thread of its own
+    while hosts are read: nothing here may fail the run, so a failure is left for the real
+    rendering to report."""
+    for name in REGISTRY:
+        try:
+            renderer = get(name)
+            if renderer.prepare is not None:
+                renderer.prepare()
+        except Exception:  # noqa: BLE001 - rendering for real says what is wrong
+            pass

@@ -43,9 +43,10 @@ def render(report: Report) -> str:
     return "\n".join(student(report, r) for r in report.run.results)
 
 
-def files(report: Report):
-    for result in report.run.results:
-        yield f"feedback/{file_name(result.student)}.md", student(report, result)
+def student_file(report: Report, result: StudentResult) -> tuple[str, str]:
+    """Their file in a run directory: written as soon as they are graded, since it reads nothing
+    of the run but its language."""
+    return f"feedback/{file_name(result.student)}.md", student(report, result)
 
 
-RENDERER = Renderer("feedback", render, files=files)
+RENDERER = Renderer("feedback", render, student=student_file)

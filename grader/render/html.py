@@ -88,4 +88,5 @@ def seen_lines(report: Report) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-RENDERER = Renderer("html", render, archive="report.html")
+RENDERER = Renderer("html", render, archive="report.html",
+                    prepare=lambda: templating.environment().get_template("report.html.j2"))
