@@ -137,6 +137,8 @@ def read(uri):
             if snapshots:
                 got.append(dom.snapshotCurrent(0).getName())
             got += [(snap.getName(), snap.getXMLDesc(0)) for snap in snapshots]
+            if dom.name() == "lab3-raw":          # what libvirt probes of its disk file
+                got.append(dom.blockInfo("vda", 0))
         return got
     finally:
         conn.close()

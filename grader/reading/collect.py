@@ -92,8 +92,9 @@ def collect_host(uri: str, scope: Scope, conn, max_bytes: int = 8 * MiB,
         if scope.host_facts:
             _host_facts(counter, host)
         host.pools = _pools(counter, scope)
-        host.domains = _domains(counter, scope)
-        _block_info(counter, host, scope)     # last: it opens files a hostile host may make hang
+        handles: dict = {}
+        host.domains = _domains(counter, scope, handles)
+        _block_info(counter, host, scope, handles)   # last: it opens files a hostile host may make hang
         host.libvirt_calls = counter.calls
         return host
     except libvirt.libvirtError as err:
@@ -143,7 +144,7 @@ def _pools(c: CountingConnection, scope: Scope) -> dict[str, PoolEvidence]:
     return out
 
 
-def _domains(c: CountingConnection, scope: Scope) -> dict[str, DomainEvidence]:
+def _domains(c: CountingConnection, scope: Scope, handles: dict) -> dict[str, DomainEvidence]:
     """Every domain with its state in one call (getAllDomainStats) and the transient ones in a
     second, instead of two calls per domain (what matters when a round trip costs 40 ms);
     drivers without domain stats fall back to asking each domain."""
@@ -165,6 +166,7 @@ def _domains(c: CountingConnection, scope: Scope) -> dict[str, DomainEvidence]:
         persistent = None if transient is None else dom.UUIDString() not in transient
         try:
             out[dom.name()] = _domain(c, dom, scope, state_code, persistent)
+            handles[dom.name()] = dom
         except libvirt.libvirtError as err:
             if err.get_error_code() in _VANISHED:
                 continue
@@ -203,17 +205,15 @@ def _domain(c: CountingConnection, dom, scope: Scope, state_code: tuple | None =
     return evidence
 
 
-def _block_info(c: CountingConnection, host: HostEvidence, scope: Scope) -> None:
+def _block_info(c: CountingConnection, host: HostEvidence, scope: Scope, handles: dict) -> None:
     """What libvirt probes now of each disk file of the domains the lab names: for a shut-off
-    domain it opens the file itself (a missing one is an error, kept as the fact)."""
-    from grader.core.xmlmodel import DomainXml
-
+    domain it opens the file itself (a missing one is an error, kept as the fact). The domain's
+    parsed XML is the evidence's own view, which the checks read again."""
     for name in sorted(scope.block_info):
-        evidence = host.domains.get(name)
-        if evidence is None:
+        evidence, dom = host.domains.get(name), handles.get(name)
+        if evidence is None or dom is None:
             continue
-        dom = c.call(c.conn, "lookupByUUIDString", evidence.uuid)
-        for disk in DomainXml(evidence.xml).file_disks:
+        for disk in evidence.view.file_disks:
             if not disk.target:
                 continue
             try:
