@@ -21,6 +21,8 @@ import libvirt
 import pytest
 from lxml import etree
 
+import accesshelp
+import nobodyhelp
 from grader.labhosts import vm, vmimage
 from grader.labhosts.config import Settings
 from grader.testing.loopback import free_port_base
@@ -72,7 +74,9 @@ def test_lab_hosts_list_shows_vm_hosts_with_their_kernel_and_accelerator(vmhosts
 def test_every_uri_is_on_loopback_and_the_spare_disks_are_there(vmhosts):
     env = vmhosts.env
     uris = {k: v for k, v in env.items() if k.startswith("LAB_URI_") or k == "LIBVIRT_DEFAULT_URI"}
-    assert uris and all(re.fullmatch(r"qemu\+tcp://127\.0\.0\.1:\d+/system", u) for u in uris.values())
+    pki = re.escape(str(Settings.from_env(vmhosts.lab_env).pki_dir))
+    assert uris and all(re.fullmatch(rf"qemu\+tls://127\.0\.0\.1:\d+/system\?pkipath={pki}", u)
+                        for u in uris.values())
     assert env["LAB_SHARE_FORMAT"] == "nfs" and env["LAB_MIGRATE_FLAGS"] == ""
     assert env["LAB_DISKS"] == "/dev/vdb /dev/vdc /dev/vdd"
     for name in ("a", "b"):
@@ -81,6 +85,35 @@ def test_every_uri_is_on_loopback_and_the_spare_disks_are_there(vmhosts):
         assert [r[0] for r in rows] == ["vda", "vdb", "vdc", "vdd"]
         assert [r[1:] for r in rows[1:]] == [["1G", f"lab-spare-{i}"] for i in (1, 2, 3)]
         assert vmhosts.run(name, "findmnt -n -o SOURCE /").stdout.strip() == "/dev/vda"
+
+
+def test_nobody_cannot_list_define_or_upload_on_any_vm_host(vmhosts):
+    """Issue 19: the guests' libvirtd is root there; only this machine's root may open it."""
+    forged, home, site = (accesshelp.forged_pki(), nobodyhelp.nobody_home(),
+                          nobodyhelp.world_readable_site())
+    try:
+        for key, uri in vmhosts.env.items():
+            if not (key.startswith("LAB_URI_") or key == "LIBVIRT_DEFAULT_URI"):
+                continue
+            tried = accesshelp.attempts(uri, forged, home)
+            tried["python"] = accesshelp.python_as_nobody(uri, site, home)
+            assert accesshelp.refused(tried) == [], key
+            assert "Permission denied" in tried["as printed: list"].stderr
+        for name in ("a", "b"):
+            ssh = nobodyhelp.as_nobody(*vm.ssh_command(Settings.from_env(vmhosts.lab_env), name),
+                                       "true", home=home)
+            assert ssh.returncode != 0
+            # nothing in the guest listens on libvirtd's TCP port; its TLS port does
+            listening = vmhosts.run(name, "ss -Hltn").stdout
+            assert ":16509 " not in listening and ":16514 " in listening, listening
+            conn = libvirt.openReadOnly(vmhosts.uri(name))          # root still reads
+            try:
+                assert accesshelp.POOL not in conn.listDefinedStoragePools() + conn.listStoragePools()
+            finally:
+                conn.close()
+    finally:
+        for folder in (forged, home, site):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_hosts_have_distinct_uuids_that_survive_as_the_vm_uuid(vmhosts, connect):

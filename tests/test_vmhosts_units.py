@@ -39,7 +39,7 @@ def test_guest_networks_stay_on_this_machine(tmp_path):
     user, link = netdevs
     assert user.startswith("user,") and "restrict=on" in user.split(",")
     forwards = [part for part in user.split(",") if part.startswith("hostfwd=")]
-    assert forwards == [f"hostfwd=tcp:127.0.0.1:{settings.port('b')}-:16509",
+    assert forwards == [f"hostfwd=tcp:127.0.0.1:{settings.port('b')}-:16514",   # TLS only
                         f"hostfwd=tcp:127.0.0.1:{settings.port('b') + 1}-:22"]
     assert link.startswith("vde,") and f"sock={settings.home / 'vm' / 'switch'}" in link
     assert "mcast" not in " ".join(argv) and "udp" not in " ".join(argv)
@@ -71,6 +71,18 @@ def test_each_guest_gets_its_identity_disks_and_accelerator(tmp_path):
     assert not any(a.startswith("modprobe.blacklist") for a in kvm_argv[kvm_argv.index("-append") + 1].split())
 
 
+def test_the_guest_gets_the_server_certificate_but_never_a_key_that_opens_hosts(tmp_path):
+    """fw_cfg hands the guest's libvirtd its CA and server certificate; the CA's key and the
+    client's key (what opens every host of the LAB_HOME) stay on this machine."""
+    settings, argv = _argv(tmp_path)
+    blobs = [argv[i + 1] for i, a in enumerate(argv) if a == "-fw_cfg"]
+    given = {dict(p.split("=", 1) for p in b.split(","))["name"].rsplit("/", 1)[1] for b in blobs}
+    assert given == {"cacert.pem", "servercert.pem", "serverkey.pem"}
+    assert all(f"file={settings.pki_dir}/" in b for b in blobs)
+    assert "cakey" not in " ".join(argv) and "clientkey" not in " ".join(argv)
+    assert "16509" not in " ".join(argv)
+
+
 def test_link_addresses_are_private_and_distinct():
     addresses = {vm.link_address(n) for n in "abcdefgh"}
     assert len(addresses) == 8
@@ -84,7 +96,8 @@ def test_vm_environment_uris_are_loopback_and_name_the_disks(tmp_path):
     (tmp_path / "vm" / "storage").write_text("a")
     env = vm.environment(settings, ["a", "b"])
     for key in ("LAB_URI_A", "LAB_URI_B", "LIBVIRT_DEFAULT_URI"):
-        assert env[key].startswith("qemu+tcp://127.0.0.1:"), key
+        assert env[key].startswith("qemu+tls://127.0.0.1:"), key
+        assert env[key].endswith(f"/system?pkipath={tmp_path}/pki"), key
     assert env["LIBVIRT_DEFAULT_URI"] == env["LAB_URI_A"]
     assert env["LAB_DISKS"] == "/dev/vdb /dev/vdc /dev/vdd"
     assert (env["LAB_SHARE_FORMAT"], env["LAB_SHARE_PATH"]) == ("nfs", "/srv/share")

@@ -6,8 +6,9 @@ on its own qcow2 overlay, with three spare 1 GiB disks (lab5) and two network li
 confined to this machine:
 
 * QEMU user networking with `restrict=on`: nothing leaves the guest except through the host
-  forwards on 127.0.0.1 (libvirtd's TCP port and ssh), so the grader reaches a VM host at
-  qemu+tcp://127.0.0.1:PORT/system exactly as it reaches a light host;
+  forwards on 127.0.0.1 (libvirtd's TLS port and ssh), so the grader reaches a VM host at
+  qemu+tls://127.0.0.1:PORT/system?pkipath=... exactly as it reaches a light host (`pki`: the
+  guest's libvirtd gets this LAB_HOME's server certificate through QEMU's fw_cfg);
 * a `vde_switch` of ours (a unix socket under LAB_HOME): the guests' own Ethernet, with
   addresses 10.77.0.N that exist only there. Migration and the shared storage use it.
 
@@ -29,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grader.errors import EnvironmentProblem
-from grader.labhosts import kvm, procs, vmimage
+from grader.labhosts import kvm, pki, procs, vmimage
 from grader.labhosts.config import Settings, slot
 from grader.labhosts.daemons import Host
 from grader.reading.limits import Limits
@@ -53,6 +54,8 @@ BOOT_TIMEOUT = {"kvm": 120.0, "tcg": 400.0}
 KVM_PROBE_TIMEOUT = 30.0
 SWITCH_TIMEOUT = 10.0
 SYNC_TIMEOUT = 20.0
+#: libvirtd's TLS port in the guest (libvirtd-tls.socket); its TCP port 16509 is not enabled.
+GUEST_TLS_PORT = 16514
 ANSWER_LIMITS = Limits(timeout=20.0, connect_timeout=10.0)
 
 
@@ -260,7 +263,7 @@ def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
         cmdline.append("modprobe.blacklist=kvm_amd,kvm_intel,kvm")
     accel_args = (["-accel", "kvm", "-cpu", "host"] if accel == "kvm"
                   else ["-accel", "tcg,thread=multi", "-cpu", "max"])
-    fwd = (f"hostfwd=tcp:127.0.0.1:{settings.port(name)}-:16509,"
+    fwd = (f"hostfwd=tcp:127.0.0.1:{settings.port(name)}-:{GUEST_TLS_PORT},"
            f"hostfwd=tcp:127.0.0.1:{ssh_port(settings, name)}-:22")
     argv = ["qemu-system-x86_64", "-name", f"labhost-{name},process=labhost-{name}",
             *accel_args, "-m", str(MEMORY_MIB), "-smp", str(CPUS[accel]),
@@ -281,6 +284,7 @@ def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
              "-netdev", f"vde,id=link,sock={_switch_dir(settings)}",
              "-device", f"virtio-net-pci,netdev=link,mac={link_mac(name)},addr={PCI_SLOT['link']:#x}",
              "-device", f"virtio-rng-pci,addr={PCI_SLOT['rng']:#x}",
+             *pki.fw_cfg_args(settings),
              "-pidfile", str(hdir / "qemu.pid"), "-daemonize"]
     return argv
 
@@ -380,6 +384,8 @@ def up(settings: Settings, names: list[str], say=print) -> list[Host]:
     to_start = [n for n in names if not is_up(settings, n)]
     running = [n for n in known(settings) if is_up(settings, n)]
     vm_dir(settings).mkdir(parents=True, exist_ok=True)
+    vm_dir(settings).chmod(0o700)    # the ssh key, the switch, the guests' disks and states
+    pki.ensure(settings)
     if not running:
         (vm_dir(settings) / "storage").write_text(names[0])
     storage = storage_host(settings) or names[0]

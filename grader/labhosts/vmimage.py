@@ -62,7 +62,7 @@ GUEST_FILES = {
 }
 
 ENABLE = ("labhost-setup.service", "labhost-storage.service", "labhost-zfs.service",
-          "systemd-networkd.service", "libvirtd-tcp.socket", "ssh.service")
+          "systemd-networkd.service", "libvirtd-tls.socket", "ssh.service")
 #: Units that would hold up the boot for nothing the labs use: mounting ZFS file systems comes
 #: before local-fs.target, and loading the module and importing the zpools wait for udev to
 #: settle before sysinit.target (tens of seconds each under emulation). labhost-zfs.service
