@@ -63,7 +63,7 @@ def test_each_guest_gets_its_identity_disks_and_accelerator(tmp_path):
         f"drive=spare{i}" for i in range(1, vm.SPARE_DISKS + 1)]
     assert slots == sorted(slots) and len(set(slots)) == len(slots)
     assert "serial=lab-spare-1" in disks[1]
-    other = [d for d in devices if not d.startswith("virtio-blk-pci")]
+    other = [d for d in devices if not d.startswith("virtio-blk-pci") and "addr=" in d]   # PCI
     assert all(int(d.split("addr=")[1], 16) > max(slots) for d in other)
     assert argv[argv.index("-accel") + 1].startswith("tcg")
     _, kvm_argv = _argv(tmp_path / "k", accel="kvm")
@@ -187,3 +187,52 @@ def test_a_new_image_gives_a_fresh_root_and_blank_spare_disks(tmp_path):
         info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(disk)],
                                          capture_output=True, text=True, check=True).stdout)
         assert info["format"] == "qcow2" and info["virtual-size"] == 1 << 30
+
+
+@pytest.mark.parametrize("vm_state, light_up, expected", [
+    ("saved", True, [("a", "light", "up")]),       # VM hosts suspended, light ones up
+    ("down", True, [("a", "light", "up")]),
+    ("saved", False, [("a", "vm", "saved")]),
+    ("up", False, [("a", "vm", "up")]),
+])
+def test_lab_hosts_list_shows_one_row_per_host(tmp_path, monkeypatch, vm_state, light_up, expected):
+    """After `lab hosts down` of VM hosts and `lab hosts up` of light ones, one row per name
+    (the kind that is up), not a `down` VM row beside each light one."""
+    from grader.labhosts import daemons
+    from grader.labhosts.daemons import Host
+
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path)})
+    monkeypatch.setattr(vm, "known", lambda s: ["a"])
+    monkeypatch.setattr(vm, "status", lambda s, names=None: [
+        Host("a", s.uri("a"), s.port("a"), vm_state, None, kind="vm")])
+    monkeypatch.setattr(daemons, "known", lambda s: ["a"])
+    monkeypatch.setattr(daemons, "is_up", lambda s, n: light_up)
+    monkeypatch.setattr(lifecycle.connection, "open_bounded", lambda *a, **k: (_ for _ in ()).throw(OSError()))
+    rows = [(h.name, h.kind, h.state if h.state != "not answering" else "up")
+            for h in lifecycle.status(settings)]
+    assert rows == expected
+
+
+def test_a_saved_state_resumes_only_with_the_same_command_line_ca_and_qemu(tmp_path):
+    """A changed image or recipe (another command line), another CA or QEMU: a cold boot."""
+    from grader.labhosts import pki, vmstate
+
+    settings, argv = _argv(tmp_path)
+    if not shutil.which("certtool"):
+        pytest.skip("certtool (gnutls-bin) not installed")
+    pki.ensure(settings)
+    hdir = vm.host_dir(settings, "b")
+    key = vmstate.key(settings, argv, "QEMU 7.2")
+    assert vmstate.usable(hdir, key) == "no saved state"
+    vmstate.state_file(hdir).write_bytes(b"QEVM")
+    vmstate.key_file(hdir).write_text(json.dumps({"key": key}))
+    assert vmstate.usable(hdir, key) is None
+    other_image = [a.replace(str(tmp_path / "img"), str(tmp_path / "img2")) for a in argv]
+    assert vmstate.usable(hdir, vmstate.key(settings, other_image, "QEMU 7.2")) is not None
+    assert vmstate.usable(hdir, vmstate.key(settings, argv, "QEMU 8.0")) is not None
+    shutil.rmtree(settings.pki_dir)
+    pki.ensure(settings)                                   # a new CA
+    assert vmstate.usable(hdir, vmstate.key(settings, argv, "QEMU 7.2")) is not None
+    assert vmstate.resume_args(hdir)[:2] == ["-incoming", f"exec:cat {hdir / 'state'}"]
+    vmstate.discard(hdir)
+    assert not vmstate.saved(hdir)

@@ -21,6 +21,7 @@ Each guest learns who it is from its kernel command line (guest/labhost-setup).
 from __future__ import annotations
 
 import base64
+import os
 import json
 import shutil
 import subprocess
@@ -30,9 +31,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grader.errors import EnvironmentProblem
-from grader.labhosts import kvm, pki, procs, vmimage
+from grader.labhosts import kvm, pki, procs, vmimage, vmstate
 from grader.labhosts.config import Settings, slot
 from grader.labhosts.daemons import Host
+from grader.labhosts.qmp import QMPError
 from grader.reading.limits import Limits
 
 MEMORY_MIB = 1536
@@ -47,7 +49,9 @@ SHARE_PATH = "/srv/share"
 ISCSI_TARGET = "iqn.2026-12.lab.kvm-storage:shared"
 USER_MAC = "52:54:00:12:34:56"   # matched by the image's 10-user.network
 #: PCI slots of the guest's devices; the spare disks follow the root disk's slot.
-PCI_SLOT = {"root": 0x04, "user": 0x10, "link": 0x11, "rng": 0x12}
+PCI_SLOT = {"root": 0x04, "user": 0x10, "link": 0x11, "rng": 0x12, "serial": 0x13}
+#: The virtio-serial port a resumed guest reads this machine's time from (guest/labhost-clock).
+CLOCK_PORT = "org.kvm-storage-lab.clock"
 #: Two TCG guests booting side by side on 2 cores took 45-50 s here; leave room for a busy CI.
 BOOT_TIMEOUT = {"kvm": 120.0, "tcg": 400.0}
 #: How long a Linux kernel may take to reach its first panic under KVM before we call KVM broken.
@@ -226,11 +230,15 @@ def _prepare(settings: Settings, name: str, image: vmimage.Image) -> Path:
         # a fresh root remembers no pool, so the labels lab5 left on them would be unexplained
         # (and lab5 rightly refuses to erase a disk it cannot explain).
         overlay.unlink(missing_ok=True)
+        vmstate.discard(hdir)     # saved with the old disks: never resumed on the new ones
         for disk in _spare_disks(hdir):
             disk.unlink(missing_ok=True)
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
                         "-b", str(image.root), str(overlay)], check=True)
         recorded.write_text(str(image.root))
+    for fifo in (hdir / "clock.in", hdir / "clock.out"):
+        if not fifo.exists():
+            os.mkfifo(fifo, 0o600)
     for disk in _spare_disks(hdir):
         if not disk.exists():
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), SPARE_SIZE],
@@ -268,7 +276,10 @@ def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
     argv = ["qemu-system-x86_64", "-name", f"labhost-{name},process=labhost-{name}",
             *accel_args, "-m", str(MEMORY_MIB), "-smp", str(CPUS[accel]),
             "-uuid", (hdir / "uuid").read_text().strip(),
-            "-nodefaults", "-display", "none", "-serial", f"file:{hdir / 'console.log'}",
+            "-nodefaults", "-display", "none",
+            # appended to: a resumed host's QEMU must not truncate its boot's console
+            "-chardev", f"file,id=console,path={hdir / 'console.log'},append=on",
+            "-serial", "chardev:console",
             "-kernel", str(image.kernel), "-initrd", str(image.initrd),
             "-append", " ".join(cmdline),
             "-drive", f"file={hdir / 'root.qcow2'},if=none,id=root,format=qcow2,discard=unmap",
@@ -284,22 +295,33 @@ def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
              "-netdev", f"vde,id=link,sock={_switch_dir(settings)}",
              "-device", f"virtio-net-pci,netdev=link,mac={link_mac(name)},addr={PCI_SLOT['link']:#x}",
              "-device", f"virtio-rng-pci,addr={PCI_SLOT['rng']:#x}",
+             # the clock port: a pipe (FIFOs clock.in/.out), always open, so the guest's
+             # reader blocks until `up` writes the time after a resume
+             "-device", f"virtio-serial-pci,addr={PCI_SLOT['serial']:#x}",
+             "-chardev", f"pipe,id=clock,path={hdir / 'clock'}",
+             "-device", f"virtserialport,chardev=clock,name={CLOCK_PORT}",
              *pki.fw_cfg_args(settings),
+             "-qmp", f"unix:{hdir / 'qmp.sock'},server=on,wait=off",
              "-pidfile", str(hdir / "qemu.pid"), "-daemonize"]
     return argv
 
 
-def _boot(settings, name, image, accel, peers, storage, pubkey) -> None:
-    hdir = _prepare(settings, name, image)
-    (hdir / "console.log").write_text("")
-    (hdir / "known_hosts").unlink(missing_ok=True)
-    (hdir / "accel").write_text(accel)
-    (hdir / "kernel").write_text(image.info["kernel"])
-    argv = qemu_argv(settings, name, image, accel, peers, storage, pubkey)
+def _launch(name: str, argv: list[str]) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise EnvironmentProblem(f"QEMU of VM host {name} did not start: {why}")
+
+
+def _boot(settings: Settings, name: str, argv: list[str], accel: str, kernel: str) -> None:
+    """A cold boot: a fresh console, a new ssh host key (known_hosts forgotten)."""
+    hdir = host_dir(settings, name)
+    (hdir / "console.log").write_text("")
+    (hdir / "known_hosts").unlink(missing_ok=True)
+    (hdir / "accel").write_text(accel)
+    (hdir / "kernel").write_text(kernel)
+    vmstate.discard(hdir)
+    _launch(name, argv)
 
 
 def _answers(uri: str) -> bool:
@@ -375,10 +397,20 @@ def stop(settings: Settings, name: str, sync: bool = True) -> None:
     (host_dir(settings, name) / "qemu.pid").unlink(missing_ok=True)
 
 
+def _running_argv(settings: Settings, name: str) -> list[str]:
+    """The command line QEMU of this host runs with, without what resuming added."""
+    argv = procs.cmdline(qemu_pid(settings, name))
+    if "-incoming" in argv:
+        i = argv.index("-incoming")
+        argv = argv[:i] + argv[i + 2:]
+    return [a for a in argv if a != "-S"]
+
+
 # ---- the whole set ------------------------------------------------------------------------------
 
 def up(settings: Settings, names: list[str], say=print) -> list[Host]:
-    """Boot the named VM hosts (in parallel) and wait until each libvirtd answers."""
+    """Start the named VM hosts: resume those saved by `down` (`vmstate`), boot the others (in
+    parallel), and wait until each libvirtd answers."""
     image = vmimage.ensure(images_home(settings), say)
     accel = accelerator(settings, image, say)
     to_start = [n for n in names if not is_up(settings, n)]
@@ -386,27 +418,50 @@ def up(settings: Settings, names: list[str], say=print) -> list[Host]:
     vm_dir(settings).mkdir(parents=True, exist_ok=True)
     vm_dir(settings).chmod(0o700)    # the ssh key, the switch, the guests' disks and states
     pki.ensure(settings)
-    if not running:
+    if not running and storage_host(settings) not in names:
         (vm_dir(settings) / "storage").write_text(names[0])
     storage = storage_host(settings) or names[0]
-    peers = sorted(set(running) | set(names), key=slot)
+    # Every host this LAB_HOME knows, up or not: the same peers from one `up` to the next, so
+    # a saved host's command line (its state's key) does not change with which are started.
+    peers = sorted(set(known(settings)) | set(names), key=slot)
     pubkey = _ensure_key(settings)
+    version = _qemu_version()
     undo = []
     try:
         if _ensure_switch(settings):
             undo.append(lambda: _stop_switch(settings))
-        if to_start:
-            say(f"booting VM host{'s' if len(to_start) > 1 else ''} {', '.join(to_start)} "
-                f"under {accel.upper()} (at most {BOOT_TIMEOUT[accel]:.0f} s)")
-        started = time.monotonic()
+        argvs, resume = {}, []
         for name in to_start:
+            hdir = _prepare(settings, name, image)
+            argvs[name] = qemu_argv(settings, name, image, accel, peers, storage, pubkey)
+            why = vmstate.usable(hdir, vmstate.key(settings, argvs[name], version))
+            if why is None:
+                resume.append(name)
+            elif vmstate.saved(hdir):
+                say(f"VM host {name}: {why}; booting it")
+        if resume and storage in to_start and storage not in resume:
+            say(f"the storage host {storage} boots afresh: {', '.join(resume)} boot too, so that "
+                "their NFS mounts and iSCSI sessions match its services")
+            resume = []
+        started = time.monotonic()
+        resume = _resume(settings, resume, argvs, storage, undo, say)
+        booting = [n for n in to_start if n not in resume]
+        if booting:
+            say(f"booting VM host{'s' if len(booting) > 1 else ''} {', '.join(booting)} "
+                f"under {accel.upper()} (at most {BOOT_TIMEOUT[accel]:.0f} s)")
+        for name in booting:
             undo.append(lambda name=name: stop(settings, name, sync=False))   # never came up
-            _boot(settings, name, image, accel, peers, storage, pubkey)
+            _boot(settings, name, argvs[name], accel, image.info["kernel"])
         with ThreadPoolExecutor(max_workers=max(1, len(to_start))) as pool:
-            for future in [pool.submit(_wait_ready, settings, n, accel, storage)
-                           for n in to_start]:
+            waits = [pool.submit(_wait_ready, settings, n, accel, storage) for n in booting]
+            waits += [pool.submit(_after_resume, settings, n, accel) for n in resume]
+            for future in waits:
                 future.result()
-        if to_start:
+        if resume:
+            say(f"VM host{'s' if len(resume) > 1 else ''} {', '.join(resume)} resumed"
+                + (f", {', '.join(booting)} booted" if booting else "")
+                + f" in {time.monotonic() - started:.0f} s")
+        elif booting:
             say(f"VM hosts up in {time.monotonic() - started:.0f} s")
     except BaseException:
         for action in reversed(undo):
@@ -418,17 +473,84 @@ def up(settings: Settings, names: list[str], say=print) -> list[Host]:
     return status(settings, names)
 
 
-def down(settings: Settings, names: list[str], purge: bool = False) -> None:
+def _resume(settings: Settings, names: list[str], argvs: dict, storage: str, undo: list,
+            say) -> list[str]:
+    """Load the saved states (paused), then continue them all at once; the hosts resumed.
+
+    A state that does not load is one line and a cold boot; if the storage host's fails, its
+    clients boot afresh too."""
+    failed = {}
     for name in names:
-        stop(settings, name)
-        if purge:
+        undo.append(lambda name=name: stop(settings, name, sync=False))
+        hdir = host_dir(settings, name)
+        try:
+            _launch(name, argvs[name] + vmstate.resume_args(hdir))
+        except EnvironmentProblem as err:
+            failed[name] = str(err)
+    for name in [n for n in names if n not in failed]:
+        try:
+            vmstate.wait_loaded(host_dir(settings, name), lambda name=name: is_up(settings, name))
+        except QMPError as err:
+            failed[name] = str(err)
+    if storage in failed:
+        failed.update({n: f"the storage host {storage} could not resume"
+                       for n in names if n not in failed})
+    for name, why in failed.items():
+        stop(settings, name, sync=False)
+        vmstate.discard(host_dir(settings, name))
+        say(f"VM host {name}: could not resume its saved state ({why}); booting it instead")
+    resumed = [n for n in names if n not in failed]
+    for name in resumed:           # together: the storage host and its clients go on at once
+        vmstate.cont(host_dir(settings, name))
+        vmstate.discard(host_dir(settings, name))    # the disks move on from here
+    for name in resumed:           # their clocks stood still while they were saved
+        if not vmstate.set_clock(host_dir(settings, name) / "clock.in"):
+            say(f"VM host {name}: its clock could not be set (its clock port is closed)")
+    return resumed
+
+
+def _after_resume(settings: Settings, name: str, accel: str) -> None:
+    """A resumed host answers once its libvirtd does (its services ran when it was saved)."""
+    deadline = time.monotonic() + BOOT_TIMEOUT[accel]
+    while not _answers(settings.uri(name)):
+        if not is_up(settings, name) or time.monotonic() > deadline:
+            raise EnvironmentProblem(
+                f"VM host {name} was resumed but its libvirtd does not answer: run "
+                "`lab hosts down --purge` and `lab hosts up --vm` to boot it afresh")
+        time.sleep(0.2)
+
+
+def down(settings: Settings, names: list[str], purge: bool = False, say=print) -> None:
+    """Suspend the named hosts (their state saved, resumed by the next `up`), or with `purge`
+    power them off and delete them. A host whose state cannot be saved is powered off."""
+    running = [n for n in names if is_up(settings, n)]
+    if purge:
+        for name in names:
+            stop(settings, name, sync=False)
             shutil.rmtree(host_dir(settings, name), ignore_errors=True)
+    elif running:
+        version = _qemu_version()
+        hosts = {n: (host_dir(settings, n), qemu_pid(settings, n)) for n in running}
+        keys = {n: vmstate.key(settings, _running_argv(settings, n), version) for n in running}
+        for name, why in vmstate.suspend(hosts, keys).items():
+            say(f"VM host {name}: could not save its state ({why}); powering it off "
+                "(the next `lab hosts up --vm` boots it)")
+            try:
+                vmstate.cont(host_dir(settings, name))
+            except QMPError:
+                pass
+            stop(settings, name)
+        for name in running:
+            if is_up(settings, name):      # saved, but QEMU did not quit in time
+                stop(settings, name, sync=False)
     if not any(is_up(settings, n) for n in known(settings)):
         _stop_switch(settings)
-        (vm_dir(settings) / "storage").unlink(missing_ok=True)
+        if not any(vmstate.saved(host_dir(settings, n)) for n in known(settings)):
+            (vm_dir(settings) / "storage").unlink(missing_ok=True)
 
 
 def status(settings: Settings, names=None) -> list[Host]:
+    """Each VM host: up, booting, saved (down, resumed by the next `up --vm`) or down."""
     result = []
     for name in sorted(set(known(settings)) | set(names or []), key=slot):
         hdir = host_dir(settings, name)
@@ -437,6 +559,8 @@ def status(settings: Settings, names=None) -> list[Host]:
             state = "up" if _answers(settings.uri(name)) else "booting"
             accel = _read(hdir / "accel")
             kernel = _read(hdir / "kernel")
+        elif vmstate.saved(hdir):
+            state = "saved"
         result.append(Host(name, settings.uri(name), settings.port(name), state, accel,
                            kind="vm", kernel=kernel))
     return result

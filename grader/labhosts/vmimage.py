@@ -55,6 +55,7 @@ GUEST_FILES = {
     "labhost-setup.service": ("etc/systemd/system/labhost-setup.service", 0o644),
     "labhost-storage.service": ("etc/systemd/system/labhost-storage.service", 0o644),
     "labhost-zfs.service": ("etc/systemd/system/labhost-zfs.service", 0o644),
+    "labhost-clock.service": ("etc/systemd/system/labhost-clock.service", 0o644),
     "10-user.network": ("etc/systemd/network/10-user.network", 0o644),
     "cloud-init.disabled": ("etc/cloud/cloud-init.disabled", 0o644),   # lab hosts: the kernel command line
     "libvirtd.conf": ("etc/libvirt/libvirtd.conf", 0o644),
@@ -62,6 +63,7 @@ GUEST_FILES = {
 }
 
 ENABLE = ("labhost-setup.service", "labhost-storage.service", "labhost-zfs.service",
+          "labhost-clock.service",
           "systemd-networkd.service", "libvirtd-tls.socket", "ssh.service")
 #: Units that would hold up the boot for nothing the labs use: mounting ZFS file systems comes
 #: before local-fs.target, and loading the module and importing the zpools wait for udev to
