@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import UsageError
-from grader.labhosts import lifecycle, procs, vm, vmimage
+from grader.labhosts import lifecycle, procs, vm, vmimage, vmstate
 from grader.labhosts.config import Settings
 
 
@@ -181,7 +181,10 @@ def test_a_new_image_gives_a_fresh_root_and_blank_spare_disks(tmp_path):
         disk.write_bytes(b"a lab5 label")        # what the old root's pools wrote
     vm._prepare(settings, "a", old)
     assert all(d.read_bytes() == b"a lab5 label" for d in spares)    # same image: kept
+    vmstate.state_file(hdir).write_bytes(b"QEVM")                     # saved by `down`
+    vmstate.key_file(hdir).write_text("{}")
     vm._prepare(settings, "a", new)
+    assert not vmstate.saved(hdir)             # never resumed on the new image's disks
     assert (hdir / "image").read_text() == str(new.root)
     for disk in spares:
         info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(disk)],
@@ -211,6 +214,18 @@ def test_lab_hosts_list_shows_one_row_per_host(tmp_path, monkeypatch, vm_state, 
     rows = [(h.name, h.kind, h.state if h.state != "not answering" else "up")
             for h in lifecycle.status(settings)]
     assert rows == expected
+
+
+def test_down_purge_always_leads_to_a_cold_start(tmp_path):
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path / "home")})
+    hdir = vm.host_dir(settings, "a")
+    hdir.mkdir(parents=True)
+    (hdir / "uuid").write_text("u\n")
+    vmstate.state_file(hdir).write_bytes(b"QEVM")
+    vmstate.key_file(hdir).write_text("{}")
+    assert [h.state for h in vm.status(settings)] == ["saved"]
+    vm.down(settings, ["a"], purge=True)
+    assert not hdir.exists() and vm.status(settings) == []
 
 
 def test_a_saved_state_resumes_only_with_the_same_command_line_ca_and_qemu(tmp_path):

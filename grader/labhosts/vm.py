@@ -383,6 +383,13 @@ def _wait_ready(settings: Settings, name: str, accel: str, storage: str) -> None
         f"console's last lines: {_console_tail(settings, name)}")
 
 
+def _sync(settings: Settings, name: str) -> None:
+    try:
+        run(settings, name, "sync", timeout=SYNC_TIMEOUT)
+    except (subprocess.SubprocessError, OSError):
+        pass    # a guest that does not answer is saved or powered off all the same
+
+
 def stop(settings: Settings, name: str, sync: bool = True) -> None:
     """Power the VM off and clear its run state.
 
@@ -391,10 +398,7 @@ def stop(settings: Settings, name: str, sync: bool = True) -> None:
     guest wrote just before a power-off would otherwise come back as zeros."""
     pid = qemu_pid(settings, name)
     if is_up(settings, name) and sync:
-        try:
-            run(settings, name, "sync", timeout=SYNC_TIMEOUT)
-        except (subprocess.SubprocessError, OSError):
-            pass    # a guest that does not answer is powered off all the same
+        _sync(settings, name)
     if is_up(settings, name):
         procs.terminate([pid])
     (host_dir(settings, name) / "qemu.pid").unlink(missing_ok=True)
@@ -532,6 +536,9 @@ def down(settings: Settings, names: list[str], purge: bool = False, say=print) -
             stop(settings, name, sync=False)
             shutil.rmtree(host_dir(settings, name), ignore_errors=True)
     elif running:
+        # Synced first: should a state not load, the host boots from its disks instead.
+        with ThreadPoolExecutor(max_workers=len(running)) as pool:
+            list(pool.map(lambda n: _sync(settings, n), running))
         version = _qemu_version()
         hosts = {n: (host_dir(settings, n), qemu_pid(settings, n)) for n in running}
         keys = {n: vmstate.key(settings, _running_argv(settings, n), version) for n in running}
