@@ -181,11 +181,15 @@ def test_a_new_image_gives_a_fresh_root_and_blank_spare_disks(tmp_path):
         disk.write_bytes(b"a lab5 label")        # what the old root's pools wrote
     vm._prepare(settings, "a", old)
     assert all(d.read_bytes() == b"a lab5 label" for d in spares)    # same image: kept
+    (old.dir / "image.json").write_text('{"built": "later"}')        # same recipe, rebuilt
+    (hdir / "root.qcow2").write_bytes(b"on the first build")
+    vm._prepare(settings, "a", old)
+    assert (hdir / "root.qcow2").read_bytes() != b"on the first build"
     vmstate.state_file(hdir).write_bytes(b"QEVM")                     # saved by `down`
     vmstate.key_file(hdir).write_text("{}")
     vm._prepare(settings, "a", new)
     assert not vmstate.saved(hdir)             # never resumed on the new image's disks
-    assert (hdir / "image").read_text() == str(new.root)
+    assert (hdir / "image").read_text().splitlines()[0] == str(new.root)
     for disk in spares:
         info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(disk)],
                                          capture_output=True, text=True, check=True).stdout)
@@ -245,6 +249,7 @@ def test_a_saved_state_resumes_only_with_the_same_command_line_ca_and_qemu(tmp_p
     other_image = [a.replace(str(tmp_path / "img"), str(tmp_path / "img2")) for a in argv]
     assert vmstate.usable(hdir, vmstate.key(settings, other_image, "QEMU 7.2")) is not None
     assert vmstate.usable(hdir, vmstate.key(settings, argv, "QEMU 8.0")) is not None
+    assert vmstate.usable(hdir, vmstate.key(settings, argv, "QEMU 7.2", "rebuilt")) is not None
     shutil.rmtree(settings.pki_dir)
     pki.ensure(settings)                                   # a new CA
     assert vmstate.usable(hdir, vmstate.key(settings, argv, "QEMU 7.2")) is not None

@@ -225,7 +225,11 @@ def _prepare(settings: Settings, name: str, image: vmimage.Image) -> Path:
         (hdir / "uuid").write_text(str(uuid.uuid4()) + "\n")
     overlay = hdir / "root.qcow2"
     recorded = hdir / "image"
-    if not overlay.exists() or not recorded.exists() or recorded.read_text() != str(image.root):
+    # The image's path names its recipe, its build time the very file: an image rebuilt for the
+    # same recipe (its cache was pruned) is another backing file, under which an old overlay
+    # would be garbage.
+    identity = f"{image.root}\n{_built(image)}"
+    if not overlay.exists() or not recorded.exists() or recorded.read_text() != identity:
         # A new image (its recipe changed) means a fresh root, and blank spare disks with it:
         # a fresh root remembers no pool, so the labels lab5 left on them would be unexplained
         # (and lab5 rightly refuses to erase a disk it cannot explain).
@@ -235,7 +239,7 @@ def _prepare(settings: Settings, name: str, image: vmimage.Image) -> Path:
             disk.unlink(missing_ok=True)
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
                         "-b", str(image.root), str(overlay)], check=True)
-        recorded.write_text(str(image.root))
+        recorded.write_text(identity)
     for fifo in (hdir / "clock.in", hdir / "clock.out"):
         if not fifo.exists():
             os.mkfifo(fifo, 0o600)
@@ -244,6 +248,13 @@ def _prepare(settings: Settings, name: str, image: vmimage.Image) -> Path:
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), SPARE_SIZE],
                            check=True)
     return hdir
+
+
+def _built(image: vmimage.Image) -> str:
+    try:
+        return str(image.info.get("built", ""))
+    except (OSError, ValueError):
+        return ""
 
 
 def _ensure_key(settings: Settings) -> str:
@@ -404,6 +415,14 @@ def stop(settings: Settings, name: str, sync: bool = True) -> None:
     (host_dir(settings, name) / "qemu.pid").unlink(missing_ok=True)
 
 
+def _recorded_build(settings: Settings, name: str) -> str:
+    """The build of the image this host's overlay was made on (see _prepare)."""
+    try:
+        return (host_dir(settings, name) / "image").read_text().split("\n", 1)[1]
+    except (OSError, IndexError):
+        return ""
+
+
 def _running_argv(settings: Settings, name: str) -> list[str]:
     """The command line QEMU of this host runs with, without what resuming added."""
     argv = procs.cmdline(qemu_pid(settings, name))
@@ -441,7 +460,7 @@ def up(settings: Settings, names: list[str], say=print) -> list[Host]:
         for name in to_start:
             hdir = _prepare(settings, name, image)
             argvs[name] = qemu_argv(settings, name, image, accel, peers, storage, pubkey)
-            why = vmstate.usable(hdir, vmstate.key(settings, argvs[name], version))
+            why = vmstate.usable(hdir, vmstate.key(settings, argvs[name], version, _built(image)))
             if why is None:
                 resume.append(name)
             elif vmstate.saved(hdir):
@@ -541,7 +560,8 @@ def down(settings: Settings, names: list[str], purge: bool = False, say=print) -
             list(pool.map(lambda n: _sync(settings, n), running))
         version = _qemu_version()
         hosts = {n: (host_dir(settings, n), qemu_pid(settings, n)) for n in running}
-        keys = {n: vmstate.key(settings, _running_argv(settings, n), version) for n in running}
+        keys = {n: vmstate.key(settings, _running_argv(settings, n), version, _recorded_build(settings, n))
+                for n in running}
         for name, why in vmstate.suspend(hosts, keys).items():
             say(f"VM host {name}: could not save its state ({why}); powering it off "
                 "(the next `lab hosts up --vm` boots it)")

@@ -62,6 +62,7 @@ GUEST_FILES = {
     "libvirtd.default": ("etc/default/libvirtd", 0o644),
     "labhost-blacklist.conf": ("etc/modprobe.d/labhost-blacklist.conf", 0o644),
     "ssh-fast.conf": ("etc/systemd/system/ssh.service.d/labhost-fast.conf", 0o644),
+    "sshd-labhost.conf": ("etc/ssh/sshd_config.d/labhost.conf", 0o644),
 }
 
 ENABLE = ("labhost-setup.service", "labhost-storage.service", "labhost-zfs.service",

@@ -51,10 +51,12 @@ def qmp_socket(hdir: Path) -> Path:
     return hdir / "qmp.sock"
 
 
-def key(settings: Settings, argv: list[str], qemu_version: str) -> str:
+def key(settings: Settings, argv: list[str], qemu_version: str, image_build: str = "") -> str:
     """What a saved state is only valid with: the command line (image, kernel, devices,
-    identity), the CA that signed its server certificate, and the QEMU that saved it."""
-    data = {"argv": argv, "ca": pki.fingerprint(settings), "qemu": qemu_version}
+    identity), the very image file (its build: the same recipe may be rebuilt), the CA that
+    signed its server certificate, and the QEMU that saved it."""
+    data = {"argv": argv, "ca": pki.fingerprint(settings), "qemu": qemu_version,
+            "image": image_build}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
