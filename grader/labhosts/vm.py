@@ -384,8 +384,11 @@ def _wait_ready(settings: Settings, name: str, accel: str, storage: str) -> None
         if procs.port_open(settings.port(name)) and _answers(uri):
             if name != storage:
                 return
-            ready = run(settings, name, "systemctl is-active labhost-storage.service "
-                        "nfs-server.service", timeout=30)
+            try:
+                ready = run(settings, name, "systemctl is-active labhost-storage.service "
+                            "nfs-server.service", timeout=30)
+            except subprocess.TimeoutExpired:
+                continue    # a guest busy booting on a busy machine: ask again
             if ready.returncode == 0:
                 return
         time.sleep(1.0)
