@@ -104,8 +104,8 @@ def main() -> None:
         raise SystemExit("run as root: lab hosts need root")
     work = Path(tempfile.mkdtemp(prefix="vmbench-"))
     home = work / "home"
+    env = {**os.environ, "LAB_HOME": str(home), "LAB_PORT_BASE": free_port_base(["a", "b"])}
     try:
-        env = {**os.environ, "LAB_HOME": str(home), "LAB_PORT_BASE": free_port_base(["a", "b"])}
         light = []
         for _ in range(args.repeat):
             light.append(lab(env, "hosts", "up")[0])
@@ -143,8 +143,10 @@ def main() -> None:
             print(f"image from the cached base:             {assembled:7.1f} s "
                   f"({assembled / base:.0f}x; a change to a guest file costs this)")
     finally:
-        subprocess.run([str(LAB), "hosts", "down", "--purge"],
-                       env={**os.environ, "LAB_HOME": str(home)}, capture_output=True)
+        done = subprocess.run([str(LAB), "hosts", "down", "--purge"], env=env,
+                              capture_output=True, text=True)
+        if done.returncode != 0:      # never delete the directory of hosts still running
+            raise SystemExit(f"lab hosts down failed, {work} kept: {done.stderr.strip()}")
         shutil.rmtree(work, ignore_errors=True)
 
 
