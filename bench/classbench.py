@@ -7,8 +7,8 @@
 What it does, all on loopback and all started (and stopped) by itself:
 
 * writes N simulated lab3 hosts (libvirt test-driver node XML files, right and wrong states,
-  bench/simclass.py) and a CSV roster whose URIs are test+tcp://127.0.0.1:PORT/ABS/PATH.xml;
-* starts ONE libvirtd serving them over TCP, in a private mount namespace (`unshare --mount`)
+  bench/simclass.py) and a CSV roster whose URIs are test+unix:///ABS/PATH.xml?socket=SOCKET;
+* starts ONE libvirtd serving them on its own unix socket (in a 0700 directory), in a private mount namespace (`unshare --mount`)
   with its own /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/log/libvirt and
   /var/cache/libvirt bound over the real ones, its own pid file and port, and no hypervisor
   driver modules (LIBVIRT_DRIVER_DIR points at an empty folder: only the built-in test driver),
@@ -20,7 +20,7 @@ What it does, all on loopback and all started (and stopped) by itself:
   alternately with `grade`, wall time and CPU (user + system, the process's own rusage), median
   of --repeat runs each, and their ratios; `--against DIR` times another checkout's `grade` in
   the same alternation (main before a change: `git archive main | tar -x -C /tmp/before`);
-* again through a TCP proxy (written here) that delays every libvirt RPC message by 20 ms in each
+* again through a proxy (written here, on a unix socket of its own) that delays every libvirt RPC message by 20 ms in each
   direction (this kernel has no netem);
 * again with 5 hung hosts (a listener that accepts and never answers) in the class;
 * prints libvirt calls per host (API calls made by the collector, and RPC messages seen by the
@@ -258,7 +258,7 @@ def main() -> None:
             rows = [(s, daemon.uri(p)) for s, p, _ in big[:args.hosts]]
             roster = simclass.write_roster(work / "roster.csv", rows)
             print(f"class: {args.hosts} simulated lab3 hosts (test driver node XML) served by one private "
-                  f"libvirtd on 127.0.0.1:{daemon.port}; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}")
+                  f"libvirtd on {daemon.socket}; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}")
             run_grade(roster, work / "warmup")  # page cache, libvirtd first-connection work
             floor = floor_runs(roster, work, args.repeat, args.against)
             if args.floor_only:
@@ -275,9 +275,9 @@ def main() -> None:
             base_roster = simclass.write_roster(work / "roster-base.csv", rows[:n_base])
             base = run_baseline(base_roster, work) * (args.hosts / n_base)
 
-            with DelayProxy(daemon.port, args.delay_ms / 1000) as proxy:
+            with DelayProxy(daemon.socket, args.delay_ms / 1000) as proxy:
                 delayed_roster = simclass.write_roster(
-                    work / "roster-delay.csv", [(s, daemon.uri(p, proxy.port)) for s, p, _ in big[:args.hosts]])
+                    work / "roster-delay.csv", [(s, daemon.uri(p, proxy.socket)) for s, p, _ in big[:args.hosts]])
                 delayed = run_grade(delayed_roster, work / "delay")
                 messages = proxy.messages_per_connection()
 

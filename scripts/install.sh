@@ -12,6 +12,7 @@ PACKAGES=(
   ovmf seabios                                                       # firmware for the domains
   libvirt-dev pkg-config gcc python3-dev python3-venv                # building libvirt-python
   util-linux mount                                                   # unshare, setsid, taskset
+  gnutls-bin                                                         # certtool: lab hosts' TLS CA
   chromium chromium-driver                                           # tests/test_browser.py
   openssh-server netcat-openbsd                                      # grading over qemu+ssh (tests)
   mmdebstrap vde2 e2fsprogs openssh-client                           # VM hosts: image, link, ssh

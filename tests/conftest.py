@@ -58,31 +58,49 @@ class VMHosts(LabHosts):
         return vm.run(Settings.from_env(self.lab_env), name, command, timeout)
 
 
-@pytest.fixture(scope="session")
-def vmhosts() -> VMHosts:
-    """VM hosts a and b (own kernel: LVM, ZFS, NFS, kernel iSCSI), booted once per session.
-
-    Booted here they are stopped at the end of the session (two TCG guests cost CPU); hosts a
-    developer already had up are left alone. The first boot on a machine builds the image
-    (about 8 minutes here). LAB_VM_TESTS=0 skips every VM-host test, for a quick local run."""
-    from grader.labhosts import vm
+def _vm_settings():
     from grader.labhosts.config import Settings
 
-    if os.environ.get("LAB_VM_TESTS") == "0":
-        pytest.skip("VM-host tests skipped: LAB_VM_TESTS=0 (CI runs them)")
     lab_env = {"LAB_HOME": VM_HOME, "LAB_PORT_BASE": VM_PORT_BASE}
     if os.environ.get("LAB_IMAGES"):   # another image cache (e.g. to time a build from scratch)
         lab_env["LAB_IMAGES"] = os.environ["LAB_IMAGES"]
-    settings = Settings.from_env(lab_env)
-    already = all(vm.is_up(settings, n) for n in ("a", "b"))
+    return lab_env, Settings.from_env(lab_env)
+
+
+@pytest.fixture(scope="session")
+def _vmhosts_session():
+    """Once per session: whether a developer had the VM hosts up already (then they are left
+    as they are), and a clean start for the labs."""
+    from grader.labhosts import vm
+
+    if os.environ.get("LAB_VM_TESTS") == "0":
+        pytest.skip("VM-host tests skipped: LAB_VM_TESTS=0 (CI runs them)")
+    lab_env, settings = _vm_settings()
+    state = {"already": all(vm.is_up(settings, n) for n in ("a", "b")), "finished": False}
+    return state
+
+
+@pytest.fixture(scope="module")
+def vmhosts(_vmhosts_session) -> VMHosts:
+    """VM hosts a and b (own kernel: LVM, ZFS, NFS, kernel iSCSI), up for one test module.
+
+    Each module that uses them brings them up and, at its end, down again: `down` suspends them
+    (their state saved) and the next module's `up` resumes them in seconds, so the suite pays
+    one cold boot at most (none when the previous run left them saved) and no two TCG guests
+    idle on the CPU between modules. Hosts a developer already had up are left alone. The
+    first boot on a machine builds the image (about 8 minutes here). LAB_VM_TESTS=0 skips
+    every VM-host test, for a quick local run."""
+    lab_env, settings = _vm_settings()
     try:
         _labhosts.up(["a", "b"], settings=settings, as_vm=True)
         env = _labhosts.environment(settings)
     except LabError as err:
         pytest.fail(f"VM hosts could not start: {err}", pytrace=False)
-    _finish_every_lab(env, kernel=True)
+    if not _vmhosts_session["finished"]:
+        _finish_every_lab(env, kernel=True)
+        _vmhosts_session["finished"] = True
     yield VMHosts(env, lab_env)
-    if not already:
+    if not _vmhosts_session["already"]:
         _labhosts.down(None, settings=settings)
 
 
@@ -203,10 +221,3 @@ def at_session_end(_record_what_tests_exercise):
     if failures:
         pytest.fail("\n".join(failures), pytrace=False)
 
-
-def pytest_collection_modifyitems(session, config, items):
-    """VM-host tests together, at the end: their guests are booted once and stopped after, by
-    the one VM-host test named test_zz_... (it checks that `down` leaves nothing)."""
-    vm = [i for i in items if "vmhosts" in getattr(i, "fixturenames", ())]
-    vm.sort(key=lambda i: i.name.startswith("test_zz_"))
-    items[:] = [i for i in items if i not in vm] + vm

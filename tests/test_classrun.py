@@ -149,11 +149,13 @@ def test_a_bare_grade_inside_a_course_directory_uses_its_roster(tmp_path, monkey
 ])
 def test_a_host_that_hangs_half_way_through_reading_is_abandoned_in_time(labhosts, tmp_path, limits, reason):
     from classhelp import StallingProxy
+    from grader.labhosts.config import Settings
 
-    port = int(labhosts.uri("a").split(":")[2].split("/")[0])
-    proxy = StallingProxy(port, answers=5)   # enough to open the connection, not to read it
+    # lab host a's own unix socket: the proxy counts RPC messages, which TLS would hide
+    socket_a = Settings.from_env().host_dir("a") / "run" / "libvirt-sock"
+    proxy = StallingProxy(socket_a, answers=5)   # enough to open the connection, not to read it
     try:
-        path = make_class(tmp_path, ["right"], extra={"stall": f"qemu+tcp://127.0.0.1:{proxy.port}/system"})
+        path = make_class(tmp_path, ["right"], extra={"stall": proxy.uri()})
         start = time.monotonic()
         results = grading.grade_many(LAB, entries(path), limits)
         took = time.monotonic() - start

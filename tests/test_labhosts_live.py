@@ -11,6 +11,7 @@ import libvirt
 import pytest
 from lxml import etree
 
+from grader.labhosts.config import Settings
 from grader.labhosts.kvm import domain_type
 from migratehelp import (MIGRATE_FLAGS, dir_pool, domain_xml, file_disk, migrate, remove_domain,
                          shared_pool, start_domain)
@@ -54,7 +55,8 @@ def test_hosts_have_different_uuids_and_separate_state(labhosts, connect, cleanu
 
 def test_lab_hosts_env_matches_the_api(labhosts):
     assert labhosts.env["LIBVIRT_DEFAULT_URI"] == labhosts.uri("a")
-    assert re.fullmatch(r"qemu\+tcp://127\.0\.0\.1:\d+/system", labhosts.uri("b"))
+    pki = re.escape(str(Settings.from_env().pki_dir))
+    assert re.fullmatch(rf"qemu\+tls://127\.0\.0\.1:\d+/system\?pkipath={pki}", labhosts.uri("b"))
     assert labhosts.env["LAB_SHARE_FORMAT"] == "glusterfs"
     assert labhosts.env["LAB_ISCSI_TARGET"].startswith("iqn.")
 

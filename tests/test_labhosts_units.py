@@ -1,6 +1,9 @@
 """Lab hosts without daemons: names, ports, configs, KVM detection (libvirt's test driver)."""
 from __future__ import annotations
 
+import shutil
+import stat
+import subprocess
 
 import libvirt
 import pytest
@@ -8,7 +11,7 @@ from click.testing import CliRunner
 
 from grader.cli.main import lab
 from grader.errors import UsageError
-from grader.labhosts import daemons, kvm
+from grader.labhosts import daemons, kvm, pki
 from grader.labhosts.config import DEFAULT_HOME, Settings, validate_name
 from grader.labhosts.daemons import Host
 from grader.labhosts.lifecycle import Service
@@ -33,7 +36,9 @@ def test_other_names_are_a_usage_error(name):
 def test_ports_are_stable_distinct_and_configurable():
     s = Settings.from_env({})
     assert (s.home, s.port("a"), s.port("b")) == (DEFAULT_HOME, 16610, 16620)
-    assert s.uri("a") == "qemu+tcp://127.0.0.1:16610/system"
+    assert s.uri("a") == "qemu+tls://127.0.0.1:16610/system?pkipath=/var/lib/kvm-storage-lab/pki"
+    spaced = Settings.from_env({"LAB_HOME": "/tmp/lab home"})
+    assert spaced.uri("a").endswith("?pkipath=/tmp/lab%20home/pki")
     assert s.port("lab4") == Settings.from_env({}).port("lab4")  # a stable hash
     assert s.port("lab4") not in {s.port(c) for c in "abcdefghijklmnopqrstuvwxyz"}
     moved = Settings.from_env({"LAB_PORT_BASE": "20000", "LAB_PORT_B": "21000"})
@@ -68,9 +73,14 @@ def test_each_lab_home_has_its_own_shared_storage_names():
     assert default.iscsi_target != other.iscsi_target
 
 
-def test_host_config_is_loopback_only_with_its_own_uuid():
-    conf = daemons.libvirtd_conf(16610, "1b4e28ba-2fa1-11d2-883f-0016d3cca427")
-    assert 'listen_addr = "127.0.0.1"' in conf and 'tcp_port = "16610"' in conf
+def test_host_config_is_tls_on_loopback_only_with_its_own_uuid(tmp_path):
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path)})
+    conf = daemons.libvirtd_conf(16610, "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+                                 pki.libvirtd_tls_conf(settings))
+    assert 'listen_addr = "127.0.0.1"' in conf and 'tls_port = "16610"' in conf
+    assert "listen_tcp = 0" in conf and "listen_tls = 1" in conf and "auth_tcp" not in conf
+    assert f'ca_file = "{tmp_path}/pki/cacert.pem"' in conf
+    assert f'tls_allowed_dn_list = ["{pki.CLIENT_DN}"]' in conf
     assert 'host_uuid = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"' in conf
     qemu = daemons.qemu_conf(16610)
     assert "remember_owner = 0" in qemu and "cgroup_controllers = [ ]" in qemu
@@ -92,6 +102,31 @@ def test_domain_type_works_on_any_connection():
         assert kvm.domain_type(conn) == "qemu"  # the test driver offers no KVM
     finally:
         conn.close()
+
+
+@pytest.mark.skipif(not shutil.which("certtool"), reason="certtool (gnutls-bin) not installed")
+def test_the_pki_is_root_only_and_signs_a_server_for_loopback_and_our_client(tmp_path):
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path)})
+    folder = pki.ensure(settings)
+    assert folder == settings.pki_dir and stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folder.iterdir())
+    assert set(pki.FILES) <= {p.name for p in folder.iterdir()}
+
+    def info(name):
+        return subprocess.run(["certtool", "-i", "--infile", str(folder / name)],
+                              capture_output=True, text=True, check=True).stdout
+
+    server, client = info("servercert.pem"), info("clientcert.pem")
+    assert "IPAddress: 127.0.0.1" in server and "TLS WWW Server" in server
+    assert "Subject: " + pki.CLIENT_DN in client and "TLS WWW Client" in client
+    assert "Not Before: Sat Jan 01 00:00:00 UTC 2000" in client     # a lagging guest clock
+    for cert in ("servercert.pem", "clientcert.pem"):
+        verified = subprocess.run(["certtool", "--verify", "--load-ca-certificate",
+                                   str(folder / "cacert.pem"), "--infile", str(folder / cert)],
+                                  capture_output=True, text=True)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+    before = pki.fingerprint(settings)
+    assert pki.ensure(settings) == folder and pki.fingerprint(settings) == before   # kept
 
 
 def test_kvm_device_problems_are_explained(tmp_path):

@@ -3,8 +3,8 @@ would boot it — under BIOS (SeaBIOS) and under UEFI (OVMF), with a cloud-init 
 gives root an SSH key — and checked from inside over ssh: the project, JupyterLab, libvirt with
 the pool types the labs need, the kernel on the EFI system partition.
 
-The build reuses the VM hosts' Debian base (built by the `vmhosts` fixture if it is not cached),
-so these tests run with the VM-host tests. Each guest is QEMU with user networking restricted
+The build reuses the VM hosts' Debian base (built first if it is not cached); like the VM-host
+tests, these are skipped with LAB_VM_TESTS=0. The VM hosts themselves stay down meanwhile. Each guest is QEMU with user networking restricted
 to this machine and one host forward on 127.0.0.1.
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ def test_out_in_a_missing_folder_is_one_line(tmp_path):
 # ---------------------------------------------------------------- built and booted
 
 @pytest.fixture(scope="module")
-def built(vmhosts, tmp_path_factory):
+def built(_vmhosts_session, tmp_path_factory):
     out = tmp_path_factory.mktemp("student") / "student.qcow2"
     started = time.monotonic()
     done = subprocess.run([str(BIN / "lab"), "image", "build", "--out", str(out), "--size", "10G"],

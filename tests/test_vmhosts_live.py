@@ -2,7 +2,7 @@
 (NFS, kernel iSCSI, LVM, ZFS) observed through libvirt, live migration over NFS and over kernel
 iSCSI, a guest that does not boot, and `down` leaving nothing behind.
 
-The hosts come from the session fixture `vmhosts` (booted once, in their own LAB_HOME). LVM and
+The hosts come from the fixture `vmhosts` (in their own LAB_HOME; resumed for this module). LVM and
 ZFS pools are exercised end to end by lab5 (tests/test_lab5_e2e.py); here they are listed among
 the pool types the guests' libvirt runs. Everything a test creates is named `t-...-<token>`.
 """
@@ -21,10 +21,13 @@ import libvirt
 import pytest
 from lxml import etree
 
-from grader.labhosts import vm, vmimage
+import accesshelp
+import nobodyhelp
+from grader.labhosts import vm, vmimage, vmstate
 from grader.labhosts.config import Settings
 from grader.testing.loopback import free_port_base
-from migratehelp import domain_xml, file_disk, migrate, remove_domain, shared_pool, start_domain
+from migratehelp import (domain_xml, file_disk, migrate, remove_domain, remove_pool, shared_pool,
+                         start_domain)
 
 pytestmark = [pytest.mark.labhost, pytest.mark.slow]
 
@@ -72,7 +75,9 @@ def test_lab_hosts_list_shows_vm_hosts_with_their_kernel_and_accelerator(vmhosts
 def test_every_uri_is_on_loopback_and_the_spare_disks_are_there(vmhosts):
     env = vmhosts.env
     uris = {k: v for k, v in env.items() if k.startswith("LAB_URI_") or k == "LIBVIRT_DEFAULT_URI"}
-    assert uris and all(re.fullmatch(r"qemu\+tcp://127\.0\.0\.1:\d+/system", u) for u in uris.values())
+    pki = re.escape(str(Settings.from_env(vmhosts.lab_env).pki_dir))
+    assert uris and all(re.fullmatch(rf"qemu\+tls://127\.0\.0\.1:\d+/system\?pkipath={pki}", u)
+                        for u in uris.values())
     assert env["LAB_SHARE_FORMAT"] == "nfs" and env["LAB_MIGRATE_FLAGS"] == ""
     assert env["LAB_DISKS"] == "/dev/vdb /dev/vdc /dev/vdd"
     for name in ("a", "b"):
@@ -81,6 +86,35 @@ def test_every_uri_is_on_loopback_and_the_spare_disks_are_there(vmhosts):
         assert [r[0] for r in rows] == ["vda", "vdb", "vdc", "vdd"]
         assert [r[1:] for r in rows[1:]] == [["1G", f"lab-spare-{i}"] for i in (1, 2, 3)]
         assert vmhosts.run(name, "findmnt -n -o SOURCE /").stdout.strip() == "/dev/vda"
+
+
+def test_nobody_cannot_list_define_or_upload_on_any_vm_host(vmhosts):
+    """Issue 19: the guests' libvirtd is root there; only this machine's root may open it."""
+    forged, home, site = (accesshelp.forged_pki(), nobodyhelp.nobody_home(),
+                          nobodyhelp.world_readable_site())
+    try:
+        for key, uri in vmhosts.env.items():
+            if not (key.startswith("LAB_URI_") or key == "LIBVIRT_DEFAULT_URI"):
+                continue
+            tried = accesshelp.attempts(uri, forged, home)
+            tried["python"] = accesshelp.python_as_nobody(uri, site, home)
+            assert accesshelp.refused(tried) == [], key
+            assert "Permission denied" in tried["as printed: list"].stderr
+        for name in ("a", "b"):
+            ssh = nobodyhelp.as_nobody(*vm.ssh_command(Settings.from_env(vmhosts.lab_env), name),
+                                       "true", home=home)
+            assert ssh.returncode != 0
+            # nothing in the guest listens on libvirtd's TCP port; its TLS port does
+            listening = vmhosts.run(name, "ss -Hltn").stdout
+            assert ":16509 " not in listening and ":16514 " in listening, listening
+            conn = libvirt.openReadOnly(vmhosts.uri(name))          # root still reads
+            try:
+                assert accesshelp.POOL not in conn.listDefinedStoragePools() + conn.listStoragePools()
+            finally:
+                conn.close()
+    finally:
+        for folder in (forged, home, site):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_hosts_have_distinct_uuids_that_survive_as_the_vm_uuid(vmhosts, connect):
@@ -109,21 +143,30 @@ def test_libvirtd_does_not_exit_when_idle(vmhosts):
         assert args.startswith("/usr/sbin/libvirtd") and "--timeout" not in args, args
 
 
-def test_a_host_powered_off_and_on_keeps_what_it_wrote_and_drops_stale_iscsi_records(vmhosts,
-                                                                                     token):
-    """`down` powers a guest off without a shutdown: what it wrote just before must survive
-    (synced first), and an iSCSI node record left as zeros (seen after a power-off) must not
-    break the next iscsi pool ("iscsiadm failed new mode ... status 6")."""
+def test_a_state_that_does_not_load_is_one_line_and_a_cold_boot_that_keeps_what_b_wrote(
+        vmhosts, token):
+    """A saved state that cannot be resumed (here: cut short) costs a cold boot, said in one
+    line; the storage host a still resumes. What b wrote just before `down` survives (synced
+    first), and an iSCSI node record left as zeros (seen after a power-off) does not break the
+    next iscsi pool ("iscsiadm failed new mode ... status 6")."""
     settings = Settings.from_env(vmhosts.lab_env)
     target = vmhosts.env["LAB_ISCSI_TARGET"]
     record = f"/etc/iscsi/nodes/{target}/{vmhosts.env['LAB_ISCSI_HOST']},3260,1"
     wrote = vmhosts.run("b", f"echo {token} > /root/t-{token} && mkdir -p '{record}' && "
                              f"head -c 2129 /dev/zero > '{record}/default' && iscsiadm -m node")
     assert "[]:3260" in wrote.stdout, wrote.stdout + wrote.stderr    # the broken state, as seen
-    vm.stop(settings, "b")
-    assert not vm.is_up(settings, "b")
-    again = lab_hosts(vmhosts, "up", "--vm", "b")
+    down = lab_hosts(vmhosts, "down")
+    assert down.returncode == 0, down.stderr
+    state = vmstate.state_file(vm.host_dir(settings, "b"))
+    with open(state, "r+b") as f:
+        f.truncate(state.stat().st_size // 2)
+    again = lab_hosts(vmhosts, "up", "--vm")
     assert again.returncode == 0, again.stderr
+    said = [line for line in again.stderr.splitlines() if "could not resume" in line]
+    assert len(said) == 1 and said[0].startswith("VM host b: could not resume its saved state ("), \
+        again.stderr
+    assert "booting it instead" in said[0]
+    assert "VM host a resumed, b booted in" in again.stderr
     assert vmhosts.run("b", f"cat /root/t-{token}").stdout.strip() == token
     assert vmhosts.run("b", "ls -A /etc/iscsi/nodes").stdout.strip() == ""
     vmhosts.run("b", f"rm -f /root/t-{token}")
@@ -258,15 +301,44 @@ def test_a_guest_that_does_not_boot_is_one_line_with_its_console_and_leaves_noth
     assert leftovers == ""
 
 
-def test_zz_down_stops_every_qemu_switch_and_ssh_of_ours(vmhosts):
-    """Last of the VM-host tests (tests named zz run last): the session's hosts go down here."""
+def test_down_saves_them_and_up_resumes_them_with_everything_inside_still_running(
+        vmhosts, connect, cleanup, token):
+    """`down` leaves no process of ours (QEMU, switch, ssh) and both hosts saved; `up --vm`
+    resumes them: a domain still runs, the NFS mount and the iSCSI session are still there,
+    and the guests' clocks (stopped while saved) are set right."""
     settings = Settings.from_env(vmhosts.lab_env)
+    a, b = connect(vmhosts.uri("a")), connect(vmhosts.uri("b"))
+    name = f"t-keep-{token}"
+    # Connections do not survive a suspend: clean up through new ones, opened afterwards.
+    cleanup(lambda: remove_domain(connect(vmhosts.uri("a")), name))
+    start_domain(a, domain_xml(a, name, ""), lambda action: None)
+    before = {p.name() for p in b.listAllStoragePools()}
+    shared_pool(b, nfs_pool_xml(vmhosts.env, "t-nfs"), lambda action: None)
+    shared_pool(b, kernel_iscsi_pool_xml(vmhosts.env, "t-iscsi"), lambda action: None)
+    for pool in {p.name() for p in b.listAllStoragePools()} - before:
+        cleanup(lambda pool=pool: remove_pool(connect(vmhosts.uri("b")), pool))
+    mounts = vmhosts.run("b", "findmnt -n -t nfs,nfs4 -o TARGET").stdout
+    sessions = vmhosts.run("b", "iscsiadm -m session").stdout
+    assert mounts and vmhosts.env["LAB_ISCSI_TARGET"] in sessions
+
     home = str(settings.home)
-    assert subprocess.run(["pgrep", "-f", home], capture_output=True).returncode == 0
-    done = lab_hosts(vmhosts, "down")
-    assert done.returncode == 0, done.stderr
+    down = lab_hosts(vmhosts, "down")
+    assert down.returncode == 0, down.stderr
     assert subprocess.run(["pgrep", "-f", home], capture_output=True, text=True).stdout == ""
-    assert not any(vm.is_up(settings, n) for n in ("a", "b"))
     assert not (settings.home / "vm" / "switch").exists()
     listed = lab_hosts(vmhosts, "list")
-    assert all(line.split()[3] == "down" for line in listed.stdout.splitlines()[1:3])
+    assert [line.split()[3] for line in listed.stdout.splitlines()[1:3]] == ["saved", "saved"]
+    time.sleep(3)                      # the guests' clocks stand still meanwhile
+
+    up = lab_hosts(vmhosts, "up", "--vm")
+    assert up.returncode == 0, up.stderr
+    assert "VM hosts a, b resumed in" in up.stderr and "booting" not in up.stderr, up.stderr
+    a = connect(vmhosts.uri("a"))
+    assert a.lookupByName(name).isActive()
+    assert vmhosts.run("b", "findmnt -n -t nfs,nfs4 -o TARGET").stdout == mounts
+    assert vmhosts.env["LAB_ISCSI_TARGET"] in vmhosts.run("b", "iscsiadm -m session").stdout
+    for host in ("a", "b"):
+        before = time.time()
+        there = float(vmhosts.run(host, "date +%s.%N").stdout)
+        assert before - 1 < there < time.time() + 1, (host, there - before)
+    assert not any(vmstate.saved(vm.host_dir(settings, n)) for n in ("a", "b"))

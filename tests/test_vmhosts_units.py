@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import UsageError
-from grader.labhosts import lifecycle, procs, vm, vmimage
+from grader.labhosts import lifecycle, procs, vm, vmimage, vmstate
 from grader.labhosts.config import Settings
 
 
@@ -39,7 +39,7 @@ def test_guest_networks_stay_on_this_machine(tmp_path):
     user, link = netdevs
     assert user.startswith("user,") and "restrict=on" in user.split(",")
     forwards = [part for part in user.split(",") if part.startswith("hostfwd=")]
-    assert forwards == [f"hostfwd=tcp:127.0.0.1:{settings.port('b')}-:16509",
+    assert forwards == [f"hostfwd=tcp:127.0.0.1:{settings.port('b')}-:16514",   # TLS only
                         f"hostfwd=tcp:127.0.0.1:{settings.port('b') + 1}-:22"]
     assert link.startswith("vde,") and f"sock={settings.home / 'vm' / 'switch'}" in link
     assert "mcast" not in " ".join(argv) and "udp" not in " ".join(argv)
@@ -63,12 +63,24 @@ def test_each_guest_gets_its_identity_disks_and_accelerator(tmp_path):
         f"drive=spare{i}" for i in range(1, vm.spare_disk_count() + 1)]
     assert slots == sorted(slots) and len(set(slots)) == len(slots)
     assert "serial=lab-spare-1" in disks[1]
-    other = [d for d in devices if not d.startswith("virtio-blk-pci")]
+    other = [d for d in devices if not d.startswith("virtio-blk-pci") and "addr=" in d]   # PCI
     assert all(int(d.split("addr=")[1], 16) > max(slots) for d in other)
     assert argv[argv.index("-accel") + 1].startswith("tcg")
     _, kvm_argv = _argv(tmp_path / "k", accel="kvm")
     assert kvm_argv[kvm_argv.index("-accel") + 1] == "kvm"
     assert not any(a.startswith("modprobe.blacklist") for a in kvm_argv[kvm_argv.index("-append") + 1].split())
+
+
+def test_the_guest_gets_the_server_certificate_but_never_a_key_that_opens_hosts(tmp_path):
+    """fw_cfg hands the guest's libvirtd its CA and server certificate; the CA's key and the
+    client's key (what opens every host of the LAB_HOME) stay on this machine."""
+    settings, argv = _argv(tmp_path)
+    blobs = [argv[i + 1] for i, a in enumerate(argv) if a == "-fw_cfg"]
+    given = {dict(p.split("=", 1) for p in b.split(","))["name"].rsplit("/", 1)[1] for b in blobs}
+    assert given == {"cacert.pem", "servercert.pem", "serverkey.pem"}
+    assert all(f"file={settings.pki_dir}/" in b for b in blobs)
+    assert "cakey" not in " ".join(argv) and "clientkey" not in " ".join(argv)
+    assert "16509" not in " ".join(argv)
 
 
 def test_link_addresses_are_private_and_distinct():
@@ -84,7 +96,8 @@ def test_vm_environment_uris_are_loopback_and_name_the_disks(tmp_path):
     (tmp_path / "vm" / "storage").write_text("a")
     env = vm.environment(settings, ["a", "b"])
     for key in ("LAB_URI_A", "LAB_URI_B", "LIBVIRT_DEFAULT_URI"):
-        assert env[key].startswith("qemu+tcp://127.0.0.1:"), key
+        assert env[key].startswith("qemu+tls://127.0.0.1:"), key
+        assert env[key].endswith(f"/system?pkipath={tmp_path}/pki"), key
     assert env["LIBVIRT_DEFAULT_URI"] == env["LAB_URI_A"]
     assert env["LAB_DISKS"] == "/dev/vdb /dev/vdc /dev/vdd"
     assert (env["LAB_SHARE_FORMAT"], env["LAB_SHARE_PATH"]) == ("nfs", "/srv/share")
@@ -189,9 +202,78 @@ def test_a_new_image_gives_a_fresh_root_and_blank_spare_disks(tmp_path):
         disk.write_bytes(b"a lab5 label")        # what the old root's pools wrote
     vm._prepare(settings, "a", old)
     assert all(d.read_bytes() == b"a lab5 label" for d in spares)    # same image: kept
+    (old.dir / "image.json").write_text('{"built": "later"}')        # same recipe, rebuilt
+    (hdir / "root.qcow2").write_bytes(b"on the first build")
+    vm._prepare(settings, "a", old)
+    assert (hdir / "root.qcow2").read_bytes() != b"on the first build"
+    vmstate.state_file(hdir).write_bytes(b"QEVM")                     # saved by `down`
+    vmstate.key_file(hdir).write_text("{}")
     vm._prepare(settings, "a", new)
-    assert (hdir / "image").read_text() == str(new.root)
+    assert not vmstate.saved(hdir)             # never resumed on the new image's disks
+    assert (hdir / "image").read_text().splitlines()[0] == str(new.root)
     for disk in spares:
         info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(disk)],
                                          capture_output=True, text=True, check=True).stdout)
         assert info["format"] == "qcow2" and info["virtual-size"] == 1 << 30
+
+
+@pytest.mark.parametrize("vm_state, light_up, expected", [
+    ("saved", True, [("a", "light", "up")]),       # VM hosts suspended, light ones up
+    ("down", True, [("a", "light", "up")]),
+    ("saved", False, [("a", "vm", "saved")]),
+    ("up", False, [("a", "vm", "up")]),
+])
+def test_lab_hosts_list_shows_one_row_per_host(tmp_path, monkeypatch, vm_state, light_up, expected):
+    """After `lab hosts down` of VM hosts and `lab hosts up` of light ones, one row per name
+    (the kind that is up), not a `down` VM row beside each light one."""
+    from grader.labhosts import daemons
+    from grader.labhosts.daemons import Host
+
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path)})
+    monkeypatch.setattr(vm, "known", lambda s: ["a"])
+    monkeypatch.setattr(vm, "status", lambda s, names=None: [
+        Host("a", s.uri("a"), s.port("a"), vm_state, None, kind="vm")])
+    monkeypatch.setattr(daemons, "known", lambda s: ["a"])
+    monkeypatch.setattr(daemons, "is_up", lambda s, n: light_up)
+    monkeypatch.setattr(lifecycle.connection, "open_bounded", lambda *a, **k: (_ for _ in ()).throw(OSError()))
+    rows = [(h.name, h.kind, h.state if h.state != "not answering" else "up")
+            for h in lifecycle.status(settings)]
+    assert rows == expected
+
+
+def test_down_purge_always_leads_to_a_cold_start(tmp_path):
+    settings = Settings.from_env({"LAB_HOME": str(tmp_path / "home")})
+    hdir = vm.host_dir(settings, "a")
+    hdir.mkdir(parents=True)
+    (hdir / "uuid").write_text("u\n")
+    vmstate.state_file(hdir).write_bytes(b"QEVM")
+    vmstate.key_file(hdir).write_text("{}")
+    assert [h.state for h in vm.status(settings)] == ["saved"]
+    vm.down(settings, ["a"], purge=True)
+    assert not hdir.exists() and vm.status(settings) == []
+
+
+def test_a_saved_state_resumes_only_with_the_same_command_line_ca_and_qemu(tmp_path):
+    """A changed image or recipe (another command line), another CA or QEMU: a cold boot."""
+    from grader.labhosts import pki, vmstate
+
+    settings, argv = _argv(tmp_path)
+    if not shutil.which("certtool"):
+        pytest.skip("certtool (gnutls-bin) not installed")
+    pki.ensure(settings)
+    hdir = vm.host_dir(settings, "b")
+    key = vmstate.key(settings, argv, "QEMU 7.2")
+    assert vmstate.usable(hdir, key) == "no saved state"
+    vmstate.state_file(hdir).write_bytes(b"QEVM")
+    vmstate.key_file(hdir).write_text(json.dumps({"key": key}))
+    assert vmstate.usable(hdir, key) is None
+    other_image = [a.replace(str(tmp_path / "img"), str(tmp_path / "img2")) for a in argv]
+    assert vmstate.usable(hdir, vmstate.key(settings, other_image, "QEMU 7.2")) is not None
+    assert vmstate.usable(hdir, vmstate.key(settings, argv, "QEMU 8.0")) is not None
+    assert vmstate.usable(hdir, vmstate.key(settings, argv, "QEMU 7.2", "rebuilt")) is not None
+    shutil.rmtree(settings.pki_dir)
+    pki.ensure(settings)                                   # a new CA
+    assert vmstate.usable(hdir, vmstate.key(settings, argv, "QEMU 7.2")) is not None
+    assert vmstate.resume_args(hdir)[:2] == ["-incoming", f"exec:cat {hdir / 'state'}"]
+    vmstate.discard(hdir)
+    assert not vmstate.saved(hdir)

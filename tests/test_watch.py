@@ -153,9 +153,8 @@ def test_watch_takes_no_format_and_its_options_need_watch(tmp_path):
 def test_the_watch_follows_a_student_working_with_virsh_and_a_host_that_comes_back(labhosts, tmp_path):
     uri = labhosts.uri("a")
     subprocess.run([Path(GRADE).with_name("lab"), "start", "lab3", "--host", uri], check=True, capture_output=True)
-    port = int(uri.split(":")[2].split("/")[0])
     try:
-        with Relay(port) as relay:
+        with Relay(uri) as relay:
             roster = simclass.write_roster(tmp_path / "roster.csv", [("ana", uri), ("bob", relay.uri())])
             proc = watch_process("lab3", "--roster", roster, "--watch", "--interval", "1", "--connect-timeout", "1",
                                  "--run-dir", tmp_path / "run", env={"LAB_LABS_DIR": ""})

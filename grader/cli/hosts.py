@@ -64,10 +64,13 @@ def up_command(names, require_kvm, as_vm):
 @click.option("--purge", is_flag=True, help="Also delete the hosts' definitions and images.")
 @handles_errors
 def down_command(names, purge):
-    """Stop lab hosts NAMES, or all of them and the shared storage."""
+    """Stop lab hosts NAMES, or all of them and the shared storage.
+
+    VM hosts are suspended: the next `up --vm` resumes them in seconds, with all that ran
+    inside; --purge powers them off and deletes them (the next `up --vm` boots afresh)."""
     from grader import labhosts
 
-    labhosts.down(names or None, purge=purge)
+    labhosts.down(names or None, purge=purge, say=current().err)
     current().out(f"stopped: {', '.join(names) if names else 'all lab hosts and shared storage'}")
 
 

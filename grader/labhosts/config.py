@@ -6,7 +6,7 @@ LAB_HOME, base port and host names while developers keep using the default hosts
 
     LAB_HOME        base directory of all lab-host state (default /var/lib/kvm-storage-lab)
     LAB_PORT_BASE   first port of this LAB_HOME's block (default 16600)
-    LAB_PORT_<NAME> fixed libvirtd port of one host (overrides the derived one)
+    LAB_PORT_<NAME> fixed libvirtd (TLS) port of one host (overrides the derived one)
     LAB_ACCEL       `auto` (KVM when /dev/kvm is usable, else TCG) or `tcg` (hide /dev/kvm)
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import re
 import socket
 import zlib
+from urllib.parse import quote
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +106,14 @@ class Settings:
         return fixed if fixed is not None else self.port_base + SLOT * slot(validate_name(name))
 
     def uri(self, name: str) -> str:
-        return f"qemu+tcp://127.0.0.1:{self.port(name)}/system"
+        """TLS on loopback, with this LAB_HOME's client certificate (see `pki`): only the user
+        who can read LAB_HOME/pki (root) can open the host."""
+        return (f"qemu+tls://127.0.0.1:{self.port(name)}/system"
+                f"?pkipath={quote(str(self.pki_dir), safe='/')}")
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.home / "pki"
 
     # ---- shared storage
     @property

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import EnvironmentProblem
-from grader.labhosts import procs
+from grader.labhosts import pki, procs
 from grader.labhosts.config import DEFAULT_HOME, Settings
 from grader.reading.limits import Limits
 
@@ -70,14 +70,16 @@ class Host:
     kernel: str | None = None   # a VM host's guest kernel release
 
 
-def libvirtd_conf(port: int, host_uuid: str) -> str:
-    """TCP on loopback without auth: test hosts only, reachable from this machine alone."""
+def libvirtd_conf(port: int, host_uuid: str, tls: list[str] = ()) -> str:
+    """TLS on loopback, clients with this LAB_HOME's certificate only (`pki`); no TCP.
+
+    The unix sockets stay in the host's own /run/libvirt, a directory only root can enter."""
     return "\n".join([
-        "listen_tls = 0",
-        "listen_tcp = 1",
+        "listen_tls = 1",
+        "listen_tcp = 0",
         'listen_addr = "127.0.0.1"',
-        f'tcp_port = "{port}"',
-        'auth_tcp = "none"',
+        f'tls_port = "{port}"',
+        *tls,
         'auth_unix_ro = "none"',
         'auth_unix_rw = "none"',
         'unix_sock_rw_perms = "0700"',
@@ -113,6 +115,7 @@ def _paths(settings: Settings, name: str) -> Path:
 def prepare(settings: Settings, name: str) -> None:
     """Create the host's directories and write its config; keep its UUID and definitions."""
     hdir = _paths(settings, name)
+    pki.ensure(settings)
     for sub, _ in BINDS:
         (hdir / sub).mkdir(parents=True, exist_ok=True)
     (hdir / "run").chmod(0o700)
@@ -127,7 +130,8 @@ def prepare(settings: Settings, name: str) -> None:
         uuid_file.write_text(str(uuid.uuid4()) + "\n")
     host_uuid = uuid_file.read_text().strip()
     port = settings.port(name)
-    (hdir / "etc" / "libvirtd.conf").write_text(libvirtd_conf(port, host_uuid) + _extra(settings))
+    conf = libvirtd_conf(port, host_uuid, pki.libvirtd_tls_conf(settings))
+    (hdir / "etc" / "libvirtd.conf").write_text(conf + _extra(settings))
     (hdir / "etc" / "qemu.conf").write_text(qemu_conf(port))
     _seed_capabilities(settings, name)
     for _, target in BINDS:  # mount points must exist in the parent namespace

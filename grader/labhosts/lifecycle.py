@@ -150,11 +150,12 @@ def _up_vm(settings: Settings, names: list[str], require_kvm: bool, say) -> list
     return hosts
 
 
-def down(names=None, settings: Settings | None = None, purge: bool = False) -> None:
+def down(names=None, settings: Settings | None = None, purge: bool = False, say=print) -> None:
     """Stop the named hosts, or all of them and the shared services when no names are given.
 
-    The shared services also stop once no host of this LAB_HOME is left up. `purge` also
-    deletes the stopped hosts' directories (definitions, images, UUID).
+    The shared services also stop once no host of this LAB_HOME is left up. VM hosts are
+    suspended (`vmstate`: the next `up --vm` resumes them) unless `purge`, which also deletes
+    the stopped hosts' directories (definitions, images, UUID, saved states).
     """
     settings = settings or Settings.from_env()
     preflight.require_root()
@@ -170,7 +171,7 @@ def down(names=None, settings: Settings | None = None, purge: bool = False) -> N
     else:
         names = known
     with _locked(settings):
-        vm.down(settings, [n for n in names if n in vms], purge=purge)
+        vm.down(settings, [n for n in names if n in vms], purge=purge, say=say)
         for name in [n for n in names if n in daemons.known(settings)]:
             daemons.stop(settings, name)
             if purge:
@@ -184,18 +185,23 @@ def down(names=None, settings: Settings | None = None, purge: bool = False) -> N
 
 
 def status(settings: Settings | None = None, names=None) -> list:
-    """Every known host of this LAB_HOME (plus `names`), with state and KVM/TCG when up.
+    """Every known host of this LAB_HOME (plus `names`), one row per name: the kind that is up
+    (with KVM/TCG), else the VM host when it is one (down or saved), else the light host.
 
-    VM hosts first when any is up (or none of either kind is), then the light ones."""
+    VM hosts first, then the light ones."""
     settings = settings or Settings.from_env()
     names = _names(names) if names else []
     vms = vm.known(settings)
-    result = vm.status(settings) if vms else []
-    for name in sorted(set(daemons.known(settings)) | set(names)):
-        if name in vms and not daemons.is_up(settings, name):
+    light = sorted(set(daemons.known(settings)) | set(names))
+    light_up = {n for n in light if daemons.is_up(settings, n)}
+    result = [h for h in (vm.status(settings) if vms else [])
+              if h.state in ("up", "booting") or h.name not in light_up]
+    shown = {h.name for h in result}
+    for name in light:
+        if name in shown and name not in light_up:
             continue
         state, accel = "down", None
-        if daemons.is_up(settings, name):
+        if name in light_up:
             state = "up"
             try:
                 conn = connection.open_bounded(settings.uri(name), daemons.ANSWER_LIMITS, write=True)

@@ -30,6 +30,7 @@ PROGRAMS = {
     "setsid": "util-linux",
     "taskset": "util-linux",
     "mount": "mount",
+    "certtool": "gnutls-bin",   # the lab hosts' CA and certificates (pki)
 }
 
 #: Loadable modules (no program to look for), as glob patterns, and their packages.

@@ -6,8 +6,9 @@ on its own qcow2 overlay, with three spare 1 GiB disks (lab5) and two network li
 confined to this machine:
 
 * QEMU user networking with `restrict=on`: nothing leaves the guest except through the host
-  forwards on 127.0.0.1 (libvirtd's TCP port and ssh), so the grader reaches a VM host at
-  qemu+tcp://127.0.0.1:PORT/system exactly as it reaches a light host;
+  forwards on 127.0.0.1 (libvirtd's TLS port and ssh), so the grader reaches a VM host at
+  qemu+tls://127.0.0.1:PORT/system?pkipath=... exactly as it reaches a light host (`pki`: the
+  guest's libvirtd gets this LAB_HOME's server certificate through QEMU's fw_cfg);
 * a `vde_switch` of ours (a unix socket under LAB_HOME): the guests' own Ethernet, with
   addresses 10.77.0.N that exist only there. Migration and the shared storage use it.
 
@@ -20,8 +21,8 @@ Each guest learns who it is from its kernel command line (guest/labhost-setup).
 from __future__ import annotations
 
 import base64
-import json
 import os
+import json
 import shutil
 import subprocess
 import time
@@ -30,9 +31,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grader.errors import EnvironmentProblem
-from grader.labhosts import kvm, procs, vmimage
+from grader.labhosts import kvm, pki, procs, vmimage, vmstate
 from grader.labhosts.config import Settings, slot
 from grader.labhosts.daemons import Host
+from grader.labhosts.qmp import QMPError
 from grader.reading.limits import Limits
 
 MEMORY_MIB = 1536
@@ -45,7 +47,9 @@ SHARE_PATH = "/srv/share"
 ISCSI_TARGET = "iqn.2026-12.lab.kvm-storage:shared"
 USER_MAC = "52:54:00:12:34:56"   # matched by the image's 10-user.network
 #: PCI slots of the guest's devices; the spare disks follow the root disk's slot.
-PCI_SLOT = {"root": 0x04, "user": 0x10, "link": 0x11, "rng": 0x12}
+PCI_SLOT = {"root": 0x04, "user": 0x10, "link": 0x11, "rng": 0x12, "serial": 0x13}
+#: The virtio-serial port a resumed guest reads this machine's time from (guest/labhost-clock).
+CLOCK_PORT = "org.kvm-storage-lab.clock"
 #: Spare disks take the slots after the root disk's, up to the first NIC's.
 MAX_SPARE_DISKS = PCI_SLOT["user"] - PCI_SLOT["root"] - 1
 
@@ -67,6 +71,8 @@ BOOT_TIMEOUT = {"kvm": 120.0, "tcg": 400.0}
 KVM_PROBE_TIMEOUT = 30.0
 SWITCH_TIMEOUT = 10.0
 SYNC_TIMEOUT = 20.0
+#: libvirtd's TLS port in the guest (libvirtd-tls.socket); its TCP port 16509 is not enabled.
+GUEST_TLS_PORT = 16514
 ANSWER_LIMITS = Limits(timeout=20.0, connect_timeout=10.0)
 
 
@@ -232,21 +238,36 @@ def _prepare(settings: Settings, name: str, image: vmimage.Image) -> Path:
         (hdir / "uuid").write_text(str(uuid.uuid4()) + "\n")
     overlay = hdir / "root.qcow2"
     recorded = hdir / "image"
-    if not overlay.exists() or not recorded.exists() or recorded.read_text() != str(image.root):
+    # The image's path names its recipe, its build time the very file: an image rebuilt for the
+    # same recipe (its cache was pruned) is another backing file, under which an old overlay
+    # would be garbage.
+    identity = f"{image.root}\n{_built(image)}"
+    if not overlay.exists() or not recorded.exists() or recorded.read_text() != identity:
         # A new image (its recipe changed) means a fresh root, and blank spare disks with it:
         # a fresh root remembers no pool, so the labels lab5 left on them would be unexplained
         # (and lab5 rightly refuses to erase a disk it cannot explain).
         overlay.unlink(missing_ok=True)
+        vmstate.discard(hdir)     # saved with the old disks: never resumed on the new ones
         for disk in _spare_disks(hdir):
             disk.unlink(missing_ok=True)
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
                         "-b", str(image.root), str(overlay)], check=True)
-        recorded.write_text(str(image.root))
+        recorded.write_text(identity)
+    for fifo in (hdir / "clock.in", hdir / "clock.out"):
+        if not fifo.exists():
+            os.mkfifo(fifo, 0o600)
     for disk in _spare_disks(hdir):
         if not disk.exists():
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), SPARE_SIZE],
                            check=True)
     return hdir
+
+
+def _built(image: vmimage.Image) -> str:
+    try:
+        return str(image.info.get("built", ""))
+    except (OSError, ValueError):
+        return ""
 
 
 def _ensure_key(settings: Settings) -> str:
@@ -263,7 +284,10 @@ def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
     """The QEMU command line of VM host `name` (pure: tests read it)."""
     hdir = host_dir(settings, name)
     hosts = ",".join(f"{p}:{link_address(p)}" for p in peers)
+    # mitigations=off: the guests are lab hosts on one machine, and retpolines and barriers cost
+    # more under emulation than they protect there.
     cmdline = ["root=/dev/vda", "rw", "console=ttyS0", "quiet", "systemd.show_status=error",
+               "mitigations=off",
                f"labhost.name={name}", f"labhost.mac={link_mac(name)}",
                f"labhost.addr={link_address(name)}", f"labhost.hosts={hosts}",
                f"labhost.storage={storage}",
@@ -274,12 +298,15 @@ def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
         cmdline.append("modprobe.blacklist=kvm_amd,kvm_intel,kvm")
     accel_args = (["-accel", "kvm", "-cpu", "host"] if accel == "kvm"
                   else ["-accel", "tcg,thread=multi", "-cpu", "max"])
-    fwd = (f"hostfwd=tcp:127.0.0.1:{settings.port(name)}-:16509,"
+    fwd = (f"hostfwd=tcp:127.0.0.1:{settings.port(name)}-:{GUEST_TLS_PORT},"
            f"hostfwd=tcp:127.0.0.1:{ssh_port(settings, name)}-:22")
     argv = ["qemu-system-x86_64", "-name", f"labhost-{name},process=labhost-{name}",
             *accel_args, "-m", str(MEMORY_MIB), "-smp", str(CPUS[accel]),
             "-uuid", (hdir / "uuid").read_text().strip(),
-            "-nodefaults", "-display", "none", "-serial", f"file:{hdir / 'console.log'}",
+            "-nodefaults", "-display", "none",
+            # appended to: a resumed host's QEMU must not truncate its boot's console
+            "-chardev", f"file,id=console,path={hdir / 'console.log'},append=on",
+            "-serial", "chardev:console",
             "-kernel", str(image.kernel), "-initrd", str(image.initrd),
             "-append", " ".join(cmdline),
             "-drive", f"file={hdir / 'root.qcow2'},if=none,id=root,format=qcow2,discard=unmap",
@@ -295,21 +322,33 @@ def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
              "-netdev", f"vde,id=link,sock={_switch_dir(settings)}",
              "-device", f"virtio-net-pci,netdev=link,mac={link_mac(name)},addr={PCI_SLOT['link']:#x}",
              "-device", f"virtio-rng-pci,addr={PCI_SLOT['rng']:#x}",
+             # the clock port: a pipe (FIFOs clock.in/.out), always open, so the guest's
+             # reader blocks until `up` writes the time after a resume
+             "-device", f"virtio-serial-pci,addr={PCI_SLOT['serial']:#x}",
+             "-chardev", f"pipe,id=clock,path={hdir / 'clock'}",
+             "-device", f"virtserialport,chardev=clock,name={CLOCK_PORT}",
+             *pki.fw_cfg_args(settings),
+             "-qmp", f"unix:{hdir / 'qmp.sock'},server=on,wait=off",
              "-pidfile", str(hdir / "qemu.pid"), "-daemonize"]
     return argv
 
 
-def _boot(settings, name, image, accel, peers, storage, pubkey) -> None:
-    hdir = _prepare(settings, name, image)
-    (hdir / "console.log").write_text("")
-    (hdir / "known_hosts").unlink(missing_ok=True)
-    (hdir / "accel").write_text(accel)
-    (hdir / "kernel").write_text(image.info["kernel"])
-    argv = qemu_argv(settings, name, image, accel, peers, storage, pubkey)
+def _launch(name: str, argv: list[str]) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise EnvironmentProblem(f"QEMU of VM host {name} did not start: {why}")
+
+
+def _boot(settings: Settings, name: str, argv: list[str], accel: str, kernel: str) -> None:
+    """A cold boot: a fresh console, a new ssh host key (known_hosts forgotten)."""
+    hdir = host_dir(settings, name)
+    (hdir / "console.log").write_text("")
+    (hdir / "known_hosts").unlink(missing_ok=True)
+    (hdir / "accel").write_text(accel)
+    (hdir / "kernel").write_text(kernel)
+    vmstate.discard(hdir)
+    _launch(name, argv)
 
 
 def _answers(uri: str) -> bool:
@@ -358,14 +397,24 @@ def _wait_ready(settings: Settings, name: str, accel: str, storage: str) -> None
         if procs.port_open(settings.port(name)) and _answers(uri):
             if name != storage:
                 return
-            ready = run(settings, name, "systemctl is-active labhost-storage.service "
-                        "nfs-server.service", timeout=30)
+            try:
+                ready = run(settings, name, "systemctl is-active labhost-storage.service "
+                            "nfs-server.service", timeout=30)
+            except subprocess.TimeoutExpired:
+                continue    # a guest busy booting on a busy machine: ask again
             if ready.returncode == 0:
                 return
         time.sleep(1.0)
     raise EnvironmentProblem(
         f"VM host {name} did not answer within {BOOT_TIMEOUT[accel]:.0f} s ({accel}); its "
         f"console's last lines: {_console_tail(settings, name)}")
+
+
+def _sync(settings: Settings, name: str) -> None:
+    try:
+        run(settings, name, "sync", timeout=SYNC_TIMEOUT)
+    except (subprocess.SubprocessError, OSError):
+        pass    # a guest that does not answer is saved or powered off all the same
 
 
 def stop(settings: Settings, name: str, sync: bool = True) -> None:
@@ -376,45 +425,85 @@ def stop(settings: Settings, name: str, sync: bool = True) -> None:
     guest wrote just before a power-off would otherwise come back as zeros."""
     pid = qemu_pid(settings, name)
     if is_up(settings, name) and sync:
-        try:
-            run(settings, name, "sync", timeout=SYNC_TIMEOUT)
-        except (subprocess.SubprocessError, OSError):
-            pass    # a guest that does not answer is powered off all the same
+        _sync(settings, name)
     if is_up(settings, name):
         procs.terminate([pid])
     (host_dir(settings, name) / "qemu.pid").unlink(missing_ok=True)
 
 
+def _recorded_build(settings: Settings, name: str) -> str:
+    """The build of the image this host's overlay was made on (see _prepare)."""
+    try:
+        return (host_dir(settings, name) / "image").read_text().split("\n", 1)[1]
+    except (OSError, IndexError):
+        return ""
+
+
+def _running_argv(settings: Settings, name: str) -> list[str]:
+    """The command line QEMU of this host runs with, without what resuming added."""
+    argv = procs.cmdline(qemu_pid(settings, name))
+    if "-incoming" in argv:
+        i = argv.index("-incoming")
+        argv = argv[:i] + argv[i + 2:]
+    return [a for a in argv if a != "-S"]
+
+
 # ---- the whole set ------------------------------------------------------------------------------
 
 def up(settings: Settings, names: list[str], say=print) -> list[Host]:
-    """Boot the named VM hosts (in parallel) and wait until each libvirtd answers."""
+    """Start the named VM hosts: resume those saved by `down` (`vmstate`), boot the others (in
+    parallel), and wait until each libvirtd answers."""
     image = vmimage.ensure(images_home(settings), say)
     accel = accelerator(settings, image, say)
     to_start = [n for n in names if not is_up(settings, n)]
     running = [n for n in known(settings) if is_up(settings, n)]
     vm_dir(settings).mkdir(parents=True, exist_ok=True)
-    if not running:
+    vm_dir(settings).chmod(0o700)    # the ssh key, the switch, the guests' disks and states
+    pki.ensure(settings)
+    if not running and storage_host(settings) not in names:
         (vm_dir(settings) / "storage").write_text(names[0])
     storage = storage_host(settings) or names[0]
-    peers = sorted(set(running) | set(names), key=slot)
+    # Every host this LAB_HOME knows, up or not: the same peers from one `up` to the next, so
+    # a saved host's command line (its state's key) does not change with which are started.
+    peers = sorted(set(known(settings)) | set(names), key=slot)
     pubkey = _ensure_key(settings)
+    version = _qemu_version()
     undo = []
     try:
         if _ensure_switch(settings):
             undo.append(lambda: _stop_switch(settings))
-        if to_start:
-            say(f"booting VM host{'s' if len(to_start) > 1 else ''} {', '.join(to_start)} "
-                f"under {accel.upper()} (at most {BOOT_TIMEOUT[accel]:.0f} s)")
-        started = time.monotonic()
+        argvs, resume = {}, []
         for name in to_start:
+            hdir = _prepare(settings, name, image)
+            argvs[name] = qemu_argv(settings, name, image, accel, peers, storage, pubkey)
+            why = vmstate.usable(hdir, vmstate.key(settings, argvs[name], version, _built(image)))
+            if why is None:
+                resume.append(name)
+            elif vmstate.saved(hdir):
+                say(f"VM host {name}: {why}; booting it")
+        if resume and storage in to_start and storage not in resume:
+            say(f"the storage host {storage} boots afresh: {', '.join(resume)} boot too, so that "
+                "their NFS mounts and iSCSI sessions match its services")
+            resume = []
+        started = time.monotonic()
+        resume = _resume(settings, resume, argvs, storage, undo, say)
+        booting = [n for n in to_start if n not in resume]
+        if booting:
+            say(f"booting VM host{'s' if len(booting) > 1 else ''} {', '.join(booting)} "
+                f"under {accel.upper()} (at most {BOOT_TIMEOUT[accel]:.0f} s)")
+        for name in booting:
             undo.append(lambda name=name: stop(settings, name, sync=False))   # never came up
-            _boot(settings, name, image, accel, peers, storage, pubkey)
+            _boot(settings, name, argvs[name], accel, image.info["kernel"])
         with ThreadPoolExecutor(max_workers=max(1, len(to_start))) as pool:
-            for future in [pool.submit(_wait_ready, settings, n, accel, storage)
-                           for n in to_start]:
+            waits = [pool.submit(_wait_ready, settings, n, accel, storage) for n in booting]
+            waits += [pool.submit(_after_resume, settings, n, accel) for n in resume]
+            for future in waits:
                 future.result()
-        if to_start:
+        if resume:
+            say(f"VM host{'s' if len(resume) > 1 else ''} {', '.join(resume)} resumed"
+                + (f", {', '.join(booting)} booted" if booting else "")
+                + f" in {time.monotonic() - started:.0f} s")
+        elif booting:
             say(f"VM hosts up in {time.monotonic() - started:.0f} s")
     except BaseException:
         for action in reversed(undo):
@@ -426,17 +515,88 @@ def up(settings: Settings, names: list[str], say=print) -> list[Host]:
     return status(settings, names)
 
 
-def down(settings: Settings, names: list[str], purge: bool = False) -> None:
+def _resume(settings: Settings, names: list[str], argvs: dict, storage: str, undo: list,
+            say) -> list[str]:
+    """Load the saved states (paused), then continue them all at once; the hosts resumed.
+
+    A state that does not load is one line and a cold boot; if the storage host's fails, its
+    clients boot afresh too."""
+    failed = {}
     for name in names:
-        stop(settings, name)
-        if purge:
+        undo.append(lambda name=name: stop(settings, name, sync=False))
+        hdir = host_dir(settings, name)
+        try:
+            _launch(name, argvs[name] + vmstate.resume_args(hdir))
+        except EnvironmentProblem as err:
+            failed[name] = str(err)
+    for name in [n for n in names if n not in failed]:
+        try:
+            vmstate.wait_loaded(host_dir(settings, name), lambda name=name: is_up(settings, name))
+        except QMPError as err:
+            failed[name] = str(err)
+    if storage in failed:
+        failed.update({n: f"the storage host {storage} could not resume"
+                       for n in names if n not in failed})
+    for name, why in failed.items():
+        stop(settings, name, sync=False)
+        vmstate.discard(host_dir(settings, name))
+        say(f"VM host {name}: could not resume its saved state ({why}); booting it instead")
+    resumed = [n for n in names if n not in failed]
+    for name in resumed:           # together: the storage host and its clients go on at once
+        vmstate.cont(host_dir(settings, name))
+        vmstate.discard(host_dir(settings, name))    # the disks move on from here
+    for name in resumed:           # their clocks stood still while they were saved
+        if not vmstate.set_clock(host_dir(settings, name) / "clock.in"):
+            say(f"VM host {name}: its clock could not be set (its clock port is closed)")
+    return resumed
+
+
+def _after_resume(settings: Settings, name: str, accel: str) -> None:
+    """A resumed host answers once its libvirtd does (its services ran when it was saved)."""
+    deadline = time.monotonic() + BOOT_TIMEOUT[accel]
+    while not _answers(settings.uri(name)):
+        if not is_up(settings, name) or time.monotonic() > deadline:
+            raise EnvironmentProblem(
+                f"VM host {name} was resumed but its libvirtd does not answer: run "
+                "`lab hosts down --purge` and `lab hosts up --vm` to boot it afresh")
+        time.sleep(0.2)
+
+
+def down(settings: Settings, names: list[str], purge: bool = False, say=print) -> None:
+    """Suspend the named hosts (their state saved, resumed by the next `up`), or with `purge`
+    power them off and delete them. A host whose state cannot be saved is powered off."""
+    running = [n for n in names if is_up(settings, n)]
+    if purge:
+        for name in names:
+            stop(settings, name, sync=False)
             shutil.rmtree(host_dir(settings, name), ignore_errors=True)
+    elif running:
+        # Synced first: should a state not load, the host boots from its disks instead.
+        with ThreadPoolExecutor(max_workers=len(running)) as pool:
+            list(pool.map(lambda n: _sync(settings, n), running))
+        version = _qemu_version()
+        hosts = {n: (host_dir(settings, n), qemu_pid(settings, n)) for n in running}
+        keys = {n: vmstate.key(settings, _running_argv(settings, n), version, _recorded_build(settings, n))
+                for n in running}
+        for name, why in vmstate.suspend(hosts, keys).items():
+            say(f"VM host {name}: could not save its state ({why}); powering it off "
+                "(the next `lab hosts up --vm` boots it)")
+            try:
+                vmstate.cont(host_dir(settings, name))
+            except QMPError:
+                pass
+            stop(settings, name)
+        for name in running:
+            if is_up(settings, name):      # saved, but QEMU did not quit in time
+                stop(settings, name, sync=False)
     if not any(is_up(settings, n) for n in known(settings)):
         _stop_switch(settings)
-        (vm_dir(settings) / "storage").unlink(missing_ok=True)
+        if not any(vmstate.saved(host_dir(settings, n)) for n in known(settings)):
+            (vm_dir(settings) / "storage").unlink(missing_ok=True)
 
 
 def status(settings: Settings, names=None) -> list[Host]:
+    """Each VM host: up, booting, saved (down, resumed by the next `up --vm`) or down."""
     result = []
     for name in sorted(set(known(settings)) | set(names or []), key=slot):
         hdir = host_dir(settings, name)
@@ -445,6 +605,8 @@ def status(settings: Settings, names=None) -> list[Host]:
             state = "up" if _answers(settings.uri(name)) else "booting"
             accel = _read(hdir / "accel")
             kernel = _read(hdir / "kernel")
+        elif vmstate.saved(hdir):
+            state = "saved"
         result.append(Host(name, settings.uri(name), settings.port(name), state, accel,
                            kind="vm", kernel=kernel))
     return result

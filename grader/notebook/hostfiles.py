@@ -33,7 +33,7 @@ def local_path(uri: str, path: str, env=None) -> Path | None:
     hosts = settings.hosts_dir.iterdir() if settings.hosts_dir.is_dir() else ()
     for folder in sorted(hosts):
         try:
-            if settings.uri(folder.name) != f"qemu+tcp://127.0.0.1:{parts.port}/system":
+            if settings.port(folder.name) != parts.port:
                 continue
         except Exception:  # noqa: BLE001 - a folder that is not a lab host's name
             continue

@@ -1,21 +1,25 @@
 """Loopback peers for tests and benchmarks: a private libvirtd serving simulated hosts, and hosts
 that misbehave (accept and never answer, stall half-way, answer slowly).
 
-Everything listens on 127.0.0.1 and is started and stopped by its user; none of it touches
-another libvirtd of the machine.
+Everything listens on 127.0.0.1, or on unix sockets in directories only root can enter (what
+reaches a root libvirtd: nothing listens for root commands without authentication), and is
+started and stopped by its user; none of it touches another libvirtd of the machine.
 """
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import statistics
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def free_port() -> int:
@@ -53,24 +57,28 @@ for d in etc:/etc/libvirt lib:/var/lib/libvirt run:/run/libvirt log:/var/log/lib
   mkdir -p "${d#*:}"
   mount --bind "$H/${d%%:*}" "${d#*:}"
 done
-exec libvirtd --listen -p /run/libvirt/libvirtd.pid
+exec libvirtd -p /run/libvirt/libvirtd.pid
 """
 
 
 class PrivateLibvirtd:
-    """libvirtd with the test driver only, on its own port, in its own mount namespace."""
+    """libvirtd with the test driver only, in its own mount namespace, reachable by root alone.
+
+    It is root, and the test driver opens whatever node XML file a URI names: on a TCP port any
+    local user could have it read any file. So it listens on its own unix socket only, in its
+    /run/libvirt, a 0700 directory (URIs test+unix:///ABS/PATH.xml?socket=...)."""
 
     def __init__(self, work: Path):
-        self.work, self.port, self.proc = work / "libvirtd", free_port(), None
+        self.work, self.proc = work / "libvirtd", None
+        self.socket = self.work / "run" / "libvirt-sock"
 
     def __enter__(self):
         for sub in ("etc", "lib", "run", "log", "cache", "drivers"):
             (self.work / sub).mkdir(parents=True, exist_ok=True)
         (self.work / "run").chmod(0o700)
         (self.work / "etc" / "libvirtd.conf").write_text("\n".join([
-            "listen_tls = 0", "listen_tcp = 1", 'listen_addr = "127.0.0.1"', f'tcp_port = "{self.port}"',
-            'auth_tcp = "none"', 'auth_unix_ro = "none"', 'auth_unix_rw = "none"',
-            'unix_sock_rw_perms = "0700"',
+            'auth_unix_ro = "none"', 'auth_unix_rw = "none"',
+            'unix_sock_rw_perms = "0700"', 'unix_sock_ro_perms = "0700"',
             # one daemon stands in for a whole class of hosts: let it take them all at once
             "max_clients = 5000", "max_anonymous_clients = 5000", "max_queued_clients = 5000",
             "min_workers = 4", "max_workers = 16", "prio_workers = 2",
@@ -85,14 +93,18 @@ class PrivateLibvirtd:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"libvirtd did not start: {(self.work / 'daemon.log').read_text()[-500:]}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                with socket.socket(socket.AF_UNIX) as probe:
+                    probe.settimeout(0.2)
+                    probe.connect(str(self.socket))
                     return self
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("libvirtd did not listen within 30 s")
 
-    def uri(self, path: Path, port: int | None = None) -> str:
-        return f"test+tcp://127.0.0.1:{port or self.port}{path}"
+    def uri(self, path: Path, sock: Path | None = None) -> str:
+        """The simulated host in node XML file `path`, through this daemon's socket (or `sock`,
+        a proxy's)."""
+        return f"test+unix://{path}?socket={sock or self.socket}"
 
     def __exit__(self, *exc):
         if self.proc and self.proc.poll() is None:
@@ -104,20 +116,27 @@ class PrivateLibvirtd:
                 self.proc.wait()
 
 
+def private_dir(prefix: str = "loopback-") -> Path:
+    """A directory only root (its creator) can enter, for the unix sockets of our proxies."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
 
 # --- a proxy that delays each libvirt RPC message ------------------------------------------------
 
 class DelayProxy:
-    """Forwards TCP to libvirtd, holding every RPC message `delay` s in each direction.
+    """Forwards a unix socket to libvirtd's, holding every RPC message `delay` s each way.
 
     libvirt's RPC frames start with a 4-byte big-endian length that counts itself, so the proxy
     cuts the byte stream into messages and schedules each one `delay` after it fully arrived
     (order kept, pipelining kept: latency, not bandwidth). It also counts messages per
-    connection, which is the calls-per-host figure as the network sees it.
+    connection, which is the calls-per-host figure as the network sees it. It listens in a
+    directory of its own that only root can enter, like the daemon it stands in front of.
     """
 
-    def __init__(self, upstream_port: int, delay: float):
-        self.upstream, self.delay, self.port = upstream_port, delay, free_port()
+    def __init__(self, upstream: Path, delay: float):
+        self.upstream, self.delay = upstream, delay
+        self.folder = private_dir("delay-")
+        self.socket = self.folder / "sock"
         self.sent_per_conn: list[int] = []
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -162,7 +181,7 @@ class DelayProxy:
 
     async def _client(self, reader, writer):
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+            up_reader, up_writer = await asyncio.open_unix_connection(str(self.upstream))
         except OSError:
             writer.close()
             return
@@ -173,7 +192,7 @@ class DelayProxy:
     def _run(self):
         asyncio.set_event_loop(self.loop)
         server = self.loop.run_until_complete(
-            asyncio.start_server(self._client, "127.0.0.1", self.port, backlog=4096))
+            asyncio.start_unix_server(self._client, str(self.socket), backlog=4096))
         self.ready.set()
         self.loop.run_forever()
         server.close()
@@ -185,6 +204,7 @@ class DelayProxy:
 
     def __exit__(self, *exc):
         self.loop.call_soon_threadsafe(self.loop.stop)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def messages_per_connection(self) -> float:
         counts = [c[0] for c in self.sent_per_conn]
@@ -195,14 +215,19 @@ class DelayProxy:
 # --- hosts that accept and then misbehave --------------------------------------------------------
 
 class LoopbackListener:
-    """A TCP listener on loopback; each accepted connection goes to `handle`, and `close` ends
-    them all."""
+    """A TCP listener on loopback (or, given `path`, a unix socket there); each accepted
+    connection goes to `handle`, and `close` ends them all."""
 
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+    def __init__(self, path: Path | None = None):
+        if path is None:
+            self.sock = socket.socket()
+            self.sock.bind(("127.0.0.1", 0))
+            self.port, self.path = self.sock.getsockname()[1], None
+        else:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(str(path))
+            self.port, self.path = None, path
         self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
         self.held = []
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -242,15 +267,27 @@ class HungHost(LoopbackListener):
 
 
 class StallingProxy(LoopbackListener):
-    """A TCP relay to a real libvirtd that passes the server's first `answers` RPC messages
-    through and then goes silent (a host that hangs half-way through being read)."""
+    """A relay to a real libvirtd's unix socket that passes the server's first `answers` RPC
+    messages through and then goes silent (a host that hangs half-way through being read).
 
-    def __init__(self, upstream_port: int, answers: int):
-        self.upstream_port, self.answers = upstream_port, answers
-        super().__init__()
+    It listens on a unix socket of its own in a directory only root can enter (a relay on a
+    TCP port would open a root libvirtd to every local user): `uri()` reaches it."""
+
+    def __init__(self, upstream: Path, answers: int):
+        self.upstream, self.answers = upstream, answers
+        self.folder = private_dir("stall-")
+        super().__init__(self.folder / "sock")
+
+    def uri(self) -> str:
+        return f"qemu+unix:///system?socket={self.path}"
+
+    def close(self):
+        super().close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def handle(self, client) -> None:
-        server = socket.create_connection(("127.0.0.1", self.upstream_port))
+        server = socket.socket(socket.AF_UNIX)
+        server.connect(str(self.upstream))
         self.held.append(server)
         threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
         threading.Thread(target=self._pump, args=(server, client, self.answers), daemon=True).start()
@@ -324,17 +361,22 @@ class HostileLibvirtd(LoopbackListener):
 
 
 class Relay:
-    """A TCP relay to `upstream_port` on loopback that can be cut (every connection dropped,
-    nothing listening: the host went away) and restored on the same port (it came back)."""
+    """A TCP relay to the host at `upstream_uri` (on loopback) that can be cut (every connection
+    dropped, nothing listening: the host went away) and restored on the same port (it came back).
 
-    def __init__(self, upstream_port: int):
-        self.upstream_port = upstream_port
+    It relays bytes only: a lab host's TLS goes through it, so it opens nothing to a client
+    without the lab hosts' certificate."""
+
+    def __init__(self, upstream_uri: str):
+        self.upstream_uri = upstream_uri
+        self.upstream_port = urlsplit(upstream_uri).port
         self.port = free_port()
         self.listener: LoopbackListener | None = None
         self.restore()
 
     def uri(self) -> str:
-        return f"qemu+tcp://127.0.0.1:{self.port}/system"
+        """The upstream URI with the relay's port instead."""
+        return self.upstream_uri.replace(f":{self.upstream_port}/", f":{self.port}/", 1)
 
     def restore(self) -> None:
         relay = self

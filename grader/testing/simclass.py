@@ -3,7 +3,7 @@
 Each file is a whole host (pool `lab3` with its volumes, domains `lab3-vm` and `lab3-raw`, and
 their snapshots as <test:domainsnapshot> elements) in one of several states, right and wrong, so
 grading a simulated class exercises every branch a real class does. Served by a libvirtd, each
-file is its own host: test+tcp://127.0.0.1:PORT/ABS/PATH.xml.
+file is its own host: test+unix:///ABS/PATH.xml?socket=SOCKET (see loopback.PrivateLibvirtd).
 
 Used by bench/classbench.py and by the class-grading tests.
 """
