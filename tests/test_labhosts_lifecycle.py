@@ -74,21 +74,30 @@ def test_require_kvm_without_kvm_is_one_line_and_starts_nothing(scratch):
     assert not settings.host_dir("nokvm").exists()
 
 
+def busy(settings: Settings):
+    """Host ta at work: a running domain (a QEMU for `down` to stop) and a FUSE mount of the
+    GlusterFS volume inside it, each made once (the module's tests run in any order)."""
+    conn = open_bounded(settings.uri("ta"), write=True)
+    if "t-keep" not in [d.name() for d in conn.listAllDomains(0)]:
+        conn.createXML(
+            f"<domain type='{domain_type(conn)}'><name>t-keep</name><memory unit='MiB'>64</memory>"
+            "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>")
+    if "t-share" not in conn.listStoragePools():
+        conn.storagePoolCreateXML(
+            f"""<pool type='netfs'><name>t-share</name><source><host name='{settings.share_host}'/>
+            <dir path='/{settings.share_volume}'/><format type='glusterfs'/></source>
+            <target><path>/var/lib/libvirt/t-share</path></target></pool>""",
+            libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD)
+    assert conn.storagePoolLookupByName("t-share").isActive()
+    return conn
+
+
 def test_up_twice_is_harmless(scratch):
     env, settings = scratch
     first = labhosts.up(["ta", "tb"], settings=settings)
     assert [(h.name, h.state) for h in first] == [("ta", "up"), ("tb", "up")]
+    conn = busy(settings)
     before = snapshot(settings)
-    conn = open_bounded(settings.uri("ta"), write=True)
-    dom = conn.createXML(  # a running domain, so that `down` has a QEMU to stop
-        f"<domain type='{domain_type(conn)}'><name>t-keep</name><memory unit='MiB'>64</memory>"
-        "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>")
-    pool = conn.storagePoolCreateXML(  # a FUSE mount of the GlusterFS volume inside host ta
-        f"""<pool type='netfs'><name>t-share</name><source><host name='{settings.share_host}'/>
-        <dir path='/{settings.share_volume}'/><format type='glusterfs'/></source>
-        <target><path>/var/lib/libvirt/t-share</path></target></pool>""",
-        libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD)
-    assert pool.isActive()
 
     again = CliRunner().invoke(lab, ["hosts", "up", "ta", "tb"], env=env)
     assert again.exit_code == 0, again.output
@@ -100,11 +109,12 @@ def test_up_twice_is_harmless(scratch):
 def test_down_leaves_no_process_mount_or_state(scratch):
     env, settings = scratch
     labhosts.up(["ta", "tb"], settings=settings)
+    busy(settings).close()
     before = snapshot(settings)
     assert len(before["namespaces"]) == 2 and before["tgtd"] and brick_pids(settings)
     qemus = [p for ns in before["namespaces"].values() for p in procs.pids_in_ns(ns)
              if "qemu-system" in " ".join(procs.cmdline(p))]
-    assert qemus, "test_up_twice_is_harmless left a running domain on ta"
+    assert qemus, "no running domain on ta for `down` to stop"
     glusterd_was_ours = gluster._ours() is not None
 
     result = CliRunner().invoke(lab, ["hosts", "down"], env=env)
