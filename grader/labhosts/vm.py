@@ -382,6 +382,11 @@ def _console_tail(settings: Settings, name: str, lines: int = 3) -> str:
     return one_line(" | ".join(text[-lines:]) or "the console printed nothing", 400)
 
 
+#: Shell tests run in a guest that say it is ready for the labs.
+STORAGE_READY = "systemctl is-active labhost-storage.service nfs-server.service >/dev/null"
+ZPOOLS_IMPORTED = "! systemctl list-jobs --no-legend | grep -q labhost-zfs"
+
+
 def _wait_ready(settings: Settings, name: str, accel: str, storage: str) -> None:
     deadline = time.monotonic() + BOOT_TIMEOUT[accel]
     uri = settings.uri(name)
@@ -395,11 +400,11 @@ def _wait_ready(settings: Settings, name: str, accel: str, storage: str) -> None
                 f"VM host {name} stopped while booting; its console's last lines: "
                 f"{_console_tail(settings, name)}")
         if procs.port_open(settings.port(name)) and _answers(uri):
-            if name != storage:
-                return
+            # The zpools of the spare disks are imported just after the boot (labhost-zfs):
+            # until then `lab start lab5` would find ZFS's labels and no pool that explains them.
+            ready_when = (STORAGE_READY if name == storage else "true") + " && " + ZPOOLS_IMPORTED
             try:
-                ready = run(settings, name, "systemctl is-active labhost-storage.service "
-                            "nfs-server.service", timeout=30)
+                ready = run(settings, name, ready_when, timeout=30)
             except subprocess.TimeoutExpired:
                 continue    # a guest busy booting on a busy machine: ask again
             if ready.returncode == 0:
