@@ -131,6 +131,18 @@ def port_base():
 
 
 @pytest.fixture
+def utc(monkeypatch):
+    """The machine's time zone set to UTC for the test, so times of day read the same everywhere."""
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
 def token() -> str:
     """A suffix for `t-` names, so concurrent test runs on the shared hosts never collide."""
     return secrets.token_hex(3)

@@ -10,7 +10,6 @@ change is intended, regenerate them and review the diff:
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -71,13 +70,8 @@ CASES = [(name, lang) for name in render.REGISTRY for lang in ("en", "es")]
 
 
 @pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    """Times of day (events seen at 22:13:50) read the same on every machine."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def _utc(utc):
+    """Times of day (events seen at 22:13:50) read the same on every machine (conftest's `utc`)."""
 
 
 @pytest.mark.parametrize("name, lang", CASES, ids=[f"{n}-{lang}" for n, lang in CASES])
