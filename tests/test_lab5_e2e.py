@@ -165,8 +165,15 @@ def test_the_solution_scores_full_marks_and_grading_changes_nothing(solved):
     assert "instantánea a nivel de almacenamiento" in es and "raw incluido" in es
 
 
+def solve(uri: str, env: dict) -> None:
+    """The reference solution on the host now (other tests leave it in their own states)."""
+    done = run([sys.executable, "-m", "labs.lab5.solution", uri], env)
+    assert done.returncode == 0, done.stderr
+
+
 def test_lab_start_resets_a_solved_host(uri, vmenv, solved):
     """Including what the notebook leaves: ZFS snapshots of vol1, written LVs (udev busy)."""
+    solve(uri, vmenv)
     ssh = shlex.split(vmenv["LAB_SSH_A"])
     made = run(ssh + ["zfs snapshot lab5-zfs/vol1@kept && dd if=/dev/urandom of=/dev/zvol/lab5-zfs/vol1 "
                       "bs=1M count=4 oflag=direct status=none && zfs list -H -t snapshot -o name"], vmenv)
@@ -182,6 +189,36 @@ def test_lab_start_resets_a_solved_host(uri, vmenv, solved):
     blank = run(shlex.split(vmenv["LAB_SSH_A"]) + ["blkid -p " + vmenv["LAB_DISKS"] + "; wipefs " + vmenv["LAB_DISKS"]], vmenv)
     assert blank.stdout.strip() == "", blank.stdout         # no signature left on any spare disk
     assert seconds < SLOW
+
+
+def test_lab_start_takes_back_a_zpool_the_student_deleted(uri, vmenv, solved):
+    """`virsh pool-delete lab5-zfs` (the course teaches pool-delete) runs `zpool destroy`, which
+    leaves ZFS's partitions on the disk: lab start takes that disk back, as ZFS itself does."""
+    solve(uri, vmenv)
+    steps(uri, vmenv, ["pool-destroy lab5-zfs", "pool-delete lab5-zfs", "pool-undefine lab5-zfs"])
+    ssh, zfs_disk = shlex.split(vmenv["LAB_SSH_A"]), vmenv["LAB_DISKS"].split()[2]
+    assert "zfs_member" in run(ssh + [f"lsblk -nr -o FSTYPE {zfs_disk}"], vmenv).stdout   # left behind
+    done, _ = lab_start(uri, vmenv)
+    assert done.returncode == 0, done.stderr
+    assert run(ssh + [f"blkid -p {zfs_disk}; lsblk -nr -o NAME {zfs_disk}"], vmenv).stdout.split() == [zfs_disk[5:]]
+
+
+def test_lab_start_leaves_an_exported_zpool_for_its_owner(uri, vmenv):
+    """An exported zpool is data someone means to import: ZFS refuses to reuse its disk without
+    force, and so does lab start, which says how to free the disk and writes nothing on it."""
+    lab_start(uri, vmenv)
+    ssh, zfs_disk = shlex.split(vmenv["LAB_SSH_A"]), vmenv["LAB_DISKS"].split()[2]
+    made = run(ssh + [f"zpool create -m none keepme {zfs_disk} && zpool export keepme"], vmenv)
+    assert made.returncode == 0, made.stderr
+    try:
+        line = _refused(lab_start(uri, vmenv)[0])
+        assert f"{zfs_disk} holds a gpt partition table" in line and "wipefs -a" in line
+        back = run(ssh + ["zpool import keepme && zpool list -H -o name keepme"], vmenv)
+        assert back.stdout.strip() == "keepme", back.stderr      # still whole, importable
+    finally:
+        run(ssh + ["zpool import keepme 2>/dev/null; zpool destroy keepme"], vmenv)
+    done, _ = lab_start(uri, vmenv)             # destroyed now: the disk is free again
+    assert done.returncode == 0, done.stderr
 
 
 # --- every wrong state the curriculum names -----------------------------------------------------

@@ -52,8 +52,8 @@ def logical_pool_xml(name: str, *disks: str, vg: str | None = None) -> str:
     return pool_xml(name, "logical", f"/dev/{vg}", {"devices": list(disks), "name": vg, "format": "lvm2"})
 
 
-def zfs_pool_xml(name: str, zpool: str) -> str:
-    return pool_xml(name, "zfs", None, {"name": zpool})
+def zfs_pool_xml(name: str, zpool: str, *disks: str) -> str:
+    return pool_xml(name, "zfs", None, {"name": zpool, "devices": list(disks)})
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,30 @@ def destroy_zpool(conn, zpool: str, helper: str) -> bool:
         return False                   # no such zpool
     finally:
         pool.undefine()
+
+
+def reclaim_destroyed_zpool(conn, disk: str, helper: str) -> bool:
+    """A disk left by a destroyed zpool (`virsh pool-delete` of a zfs pool: `zpool destroy`
+    keeps ZFS's partitions and labels) made free for erasing, if ZFS itself counts it free.
+
+    ZFS decides: the helper's build is `zpool create` without -f, which takes a destroyed
+    pool's disk and refuses one of an active or exported pool (someone's data to import) or one
+    holding a file system. Then `zpool destroy` again; erase_table does the rest. True when
+    the disk was taken."""
+    try:
+        pool = conn.storagePoolDefineXML(zfs_pool_xml(helper, helper, disk), 0)
+    except libvirt.libvirtError:
+        return False
+    try:
+        pool.build(0)                  # zpool create HELPER DISK, never forced
+    except libvirt.libvirtError:
+        pool.undefine()
+        return False
+    try:
+        pool.delete(0)                 # zpool destroy
+    finally:
+        pool.undefine()
+    return True
 
 
 def erase_table(conn, disk: str, found: Contents, helper: str) -> None:

@@ -4,7 +4,10 @@ LVM label or ZFS label).
 Only a disk that carries lab5's own objects is ever erased (a lab5 pool on it, the volume group
 lab5-vg, the zpool lab5-zfs): their volumes go through their pools, then the pools' own deletion
 (vgremove and pvremove, zpool destroy), then the disk's partition table (grader.provision.
-blockdevs, which says how libvirt's backends do the looking and the erasing).
+blockdevs, which says how libvirt's backends do the looking and the erasing). So is a spare disk
+that a destroyed zpool left behind (`virsh pool-delete lab5-zfs` runs `zpool destroy`, which
+keeps ZFS's partitions), when ZFS itself takes it back without force: never an exported or
+active zpool's disk.
 
 A device that holds anything else is refused with one line and never written: it may be
 mounted, in use or the host's own system disk. On a host whose libvirt cannot run disk, logical
@@ -111,7 +114,8 @@ def reset(conn, disks: tuple[str, ...]) -> None:
     zpool_gone = blockdevs.destroy_zpool(conn, ZPOOL, HELPER)
     for disk in disks:
         found = blockdevs.probe(conn, disk, HELPER)
-        left_by_zfs = zpool_gone and blockdevs.zfs_layout(found.partitions)
+        left_by_zfs = blockdevs.zfs_layout(found.partitions) and (
+            zpool_gone or blockdevs.reclaim_destroyed_zpool(conn, disk, HELPER))
         if found.kind != "blank" and (disk in owned or left_by_zfs):
             blockdevs.erase_table(conn, disk, found, HELPER)
 
