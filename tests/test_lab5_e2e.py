@@ -166,7 +166,9 @@ def test_the_solution_scores_full_marks_and_grading_changes_nothing(solved):
 
 
 def solve(uri: str, env: dict) -> None:
-    """The reference solution on the host now (other tests leave it in their own states)."""
+    """The reference solution on the host now, from lab start (other tests leave their states)."""
+    started, _ = lab_start(uri, env)
+    assert started.returncode == 0, started.stderr
     done = run([sys.executable, "-m", "labs.lab5.solution", uri], env)
     assert done.returncode == 0, done.stderr
 
@@ -261,12 +263,18 @@ def _refused(done) -> str:
 
 
 def test_lab_start_refuses_the_mounted_system_disk(uri, vmenv, solved):
+    """Refused before anything changes: the solved pools on the other disks stay as they were."""
+    solve(uri, vmenv)
+    before = host_state(uri)
     disks = vmenv["LAB_DISKS"].split()
     done, _ = lab_start(uri, vmenv, "--disks", " ".join(["/dev/vda", *disks[1:]]))
     line = _refused(done)
     assert "/dev/vda holds data lab5 did not put there" in line and "system's own disk" in line
     mounted = run(shlex.split(vmenv["LAB_SSH_A"]) + ["findmnt -n -o SOURCE /"], vmenv)
     assert mounted.stdout.strip() == "/dev/vda"            # untouched: the host still runs from it
+    assert host_state(uri) == before
+    done, _ = lab_start(uri, vmenv)                        # and the right disks start as usual
+    assert done.returncode == 0, done.stderr
 
 
 def test_lab_start_refuses_a_disk_in_another_volume_group_and_leaves_it(uri, vmenv, solved):

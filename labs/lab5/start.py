@@ -41,6 +41,8 @@ def start(ctx) -> None:
     conn = ctx.conn("A")
     disks = spare_disks(ctx.options.get("disks"), ctx.env)
     require_block_storage(conn)
+    for disk in disks:                 # before anything changes: a refused start changes nothing
+        refuse_early(conn, disk)
     reset(conn, disks)
     for disk in disks:
         require_blank(conn, disk)
@@ -72,6 +74,19 @@ def require_device_mapper(conn, disk: str) -> None:
     if failed:
         raise EnvironmentProblem(f"{NEEDS_OWN_KERNEL}: {conn.getURI()} could not make an LVM logical "
                                  f"volume on {disk} ({failed}); {WHERE_TO_GET_ONE}")
+
+
+def refuse_early(conn, disk: str) -> None:
+    """A disk no lab5 object can explain (missing, another pool's, or a file system or label other
+    than lab5's volume group) is refused before the reset, which would otherwise forget lab5's pools on the
+    disks the previous start was given (`--disks` naming the system disk by mistake)."""
+    found = blockdevs.probe(conn, disk, HELPER)
+    if found.kind == "missing" or found.kind == "pool" and found.detail.strip("'") not in (*POOLS, HELPER):
+        require_blank(conn, disk)
+    if found.kind == "other":
+        ours = [pvs for name, pvs in blockdevs.volume_groups(conn).items() if name in (VG_NAME, HELPER)]
+        if not any(disk in map(disk_of, pvs) for pvs in ours):
+            require_blank(conn, disk)
 
 
 def require_blank(conn, disk: str) -> None:
