@@ -173,7 +173,7 @@ def solve(uri: str, env: dict) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_lab_start_resets_a_solved_host(uri, vmenv, solved):
+def test_lab_start_resets_a_solved_host(uri, vmenv):
     """Including what the notebook leaves: ZFS snapshots of vol1, written LVs (udev busy)."""
     solve(uri, vmenv)
     ssh = shlex.split(vmenv["LAB_SSH_A"])
@@ -193,7 +193,7 @@ def test_lab_start_resets_a_solved_host(uri, vmenv, solved):
     assert seconds < SLOW
 
 
-def test_lab_start_takes_back_a_zpool_the_student_deleted(uri, vmenv, solved):
+def test_lab_start_takes_back_a_zpool_the_student_deleted(uri, vmenv):
     """`virsh pool-delete lab5-zfs` (the course teaches pool-delete) runs `zpool destroy`, which
     leaves ZFS's partitions on the disk: lab start takes that disk back, as ZFS itself does."""
     solve(uri, vmenv)
@@ -262,7 +262,7 @@ def _refused(done) -> str:
     return lines[0]
 
 
-def test_lab_start_refuses_the_mounted_system_disk(uri, vmenv, solved):
+def test_lab_start_refuses_the_mounted_system_disk(uri, vmenv):
     """Refused before anything changes: the solved pools on the other disks stay as they were."""
     solve(uri, vmenv)
     before = host_state(uri)

@@ -78,19 +78,23 @@ def require_device_mapper(conn, disk: str) -> None:
 
 def refuse_early(conn, disk: str) -> None:
     """A disk no lab5 object can explain (missing, another pool's, or a file system or label other
-    than lab5's volume group) is refused before the reset, which would otherwise forget lab5's pools on the
-    disks the previous start was given (`--disks` naming the system disk by mistake)."""
+    than lab5's volume group) is refused before the reset, which would otherwise forget lab5's
+    pools on the disks the previous start was given (`--disks` naming the system disk by mistake)."""
     found = blockdevs.probe(conn, disk, HELPER)
-    if found.kind == "missing" or found.kind == "pool" and found.detail.strip("'") not in (*POOLS, HELPER):
-        require_blank(conn, disk)
-    if found.kind == "other":
-        ours = [pvs for name, pvs in blockdevs.volume_groups(conn).items() if name in (VG_NAME, HELPER)]
-        if not any(disk in map(disk_of, pvs) for pvs in ours):
-            require_blank(conn, disk)
+    if found.kind == "pool":
+        foreign = found.detail.strip("'") not in (*POOLS, HELPER)
+    elif found.kind == "other":
+        foreign = not any(disk in map(disk_of, pvs) for name, pvs in blockdevs.volume_groups(conn).items()
+                          if name in (VG_NAME, HELPER))
+    else:
+        foreign = found.kind == "missing"
+    if foreign:
+        require_blank(conn, disk, found)
 
 
-def require_blank(conn, disk: str) -> None:
-    found = blockdevs.probe(conn, disk, HELPER)
+def require_blank(conn, disk: str, found: blockdevs.Contents | None = None) -> None:
+    """Refuse a disk that is not blank, in one line saying why (`found`: what probe saw)."""
+    found = found or blockdevs.probe(conn, disk, HELPER)
     if found.kind == "blank":
         return
     uri = conn.getURI()
