@@ -141,7 +141,8 @@ def _up_vm(settings: Settings, names: list[str], require_kvm: bool, say) -> list
                         f"stop that program, or choose another port with "
                         f"LAB_PORT_{name.upper()}=PORT or LAB_PORT_BASE=PORT")
         hosts = vm.up(settings, names, say)
-        sharemark.ensure(settings, environment(settings))       # a fresh root has a new export
+        storage = vm.storage_host(settings) or names[0]        # a fresh root has a new export
+        sharemark.ensure(settings, environment(settings), server_uri=settings.uri(storage))
         if require_kvm and any(h.accel != "kvm" for h in hosts):
             raise EnvironmentProblem(
                 "KVM is required but a Linux guest does not boot under KVM here: the VM hosts "

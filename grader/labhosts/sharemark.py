@@ -11,15 +11,18 @@ def _recorded(settings: Settings):
     return settings.home / "share-marker"
 
 
-def ensure(settings: Settings, env: dict[str, str]) -> str:
-    """Make the marker (if the export lacks it) and record its reference; return it."""
+def ensure(settings: Settings, env: dict[str, str], server_uri: str | None = None) -> str:
+    """Make the marker (if the export lacks it) and record its reference; return it. With
+    `server_uri`, the libvirt of the host that serves the export (VM hosts: the storage host)
+    makes it in the exported directory itself: seconds less than mounting it under emulation."""
     from grader import provision
     from grader.reading import connection
 
     source = {"host": env["LAB_SHARE_HOST"], "dir": env["LAB_SHARE_PATH"], "format": env["LAB_SHARE_FORMAT"]}
-    conn = connection.open_bounded(env["LIBVIRT_DEFAULT_URI"], write=True)
+    conn = connection.open_bounded(server_uri or env["LIBVIRT_DEFAULT_URI"], write=True)
     try:
-        ctime = provision.file_on_share(conn, source, sharemarker.NAME)
+        ctime = (provision.file_in_directory(conn, env["LAB_SHARE_PATH"], sharemarker.NAME) if server_uri
+                 else provision.file_on_share(conn, source, sharemarker.NAME))
     finally:
         connection.close(conn)
     reference = str(sharemarker.Marker(sharemarker.NAME, ctime))

@@ -371,12 +371,15 @@ def run(settings: Settings, name: str, command: str, timeout: float = 60.0):
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-def _console_tail(settings: Settings, name: str, lines: int = 3) -> str:
-    path = host_dir(settings, name) / "console.log"
+def _console_text(settings: Settings, name: str) -> str:
     try:
-        text = [l.strip() for l in path.read_text(errors="replace").splitlines() if l.strip()]
+        return (host_dir(settings, name) / "console.log").read_text(errors="replace")
     except FileNotFoundError:
-        text = []
+        return ""
+
+
+def _console_tail(settings: Settings, name: str, lines: int = 3) -> str:
+    text = [l.strip() for l in _console_text(settings, name).splitlines() if l.strip()]
     from grader.core.text import one_line
 
     return one_line(" | ".join(text[-lines:]) or "the console printed nothing", 400)
@@ -387,18 +390,33 @@ STORAGE_READY = "systemctl is-active labhost-storage.service nfs-server.service 
 ZPOOLS_IMPORTED = "! systemctl list-jobs --no-legend | grep -q labhost-zfs"
 
 
+#: What guest/labhost-ready.service prints on the console when a boot is done.
+READY_LINE = "labhost-ready"
+#: Without that line, libvirt is still asked this often (a console that says nothing must not
+#: hold a host that answers); not sooner: an attempt while the guest boots waits for its
+#: whole connect timeout, and delays the one that would succeed.
+ASK_ANYWAY = 90.0
+
+
 def _wait_ready(settings: Settings, name: str, accel: str, storage: str) -> None:
+    """Until the guest says on its console that the boot is done, only the console is read
+    (a cold boot truncated it); then libvirt must answer and the services be up."""
     deadline = time.monotonic() + BOOT_TIMEOUT[accel]
     uri = settings.uri(name)
+    asked = time.monotonic()
     while time.monotonic() < deadline:
-        console = _console_tail(settings, name)
+        console = _console_text(settings, name)
         if "(initramfs)" in console or "Kernel panic" in console:
             raise EnvironmentProblem(
-                f"VM host {name} did not boot; its console's last lines: {console}")
+                f"VM host {name} did not boot; its console's last lines: {_console_tail(settings, name)}")
         if not is_up(settings, name):
             raise EnvironmentProblem(
                 f"VM host {name} stopped while booting; its console's last lines: "
                 f"{_console_tail(settings, name)}")
+        if READY_LINE not in console and time.monotonic() - asked < ASK_ANYWAY:
+            time.sleep(0.25)
+            continue
+        asked = time.monotonic()
         if procs.port_open(settings.port(name)) and _answers(uri):
             # The zpools of the spare disks are imported just after the boot (labhost-zfs):
             # until then `lab start lab5` would find ZFS's labels and no pool that explains them.

@@ -56,6 +56,7 @@ GUEST_FILES = {
     "labhost-storage.service": ("etc/systemd/system/labhost-storage.service", 0o644),
     "labhost-zfs.service": ("etc/systemd/system/labhost-zfs.service", 0o644),
     "labhost-clock.service": ("etc/systemd/system/labhost-clock.service", 0o644),
+    "labhost-ready.service": ("etc/systemd/system/labhost-ready.service", 0o644),
     "10-user.network": ("etc/systemd/network/10-user.network", 0o644),
     "cloud-init.disabled": ("etc/cloud/cloud-init.disabled", 0o644),   # lab hosts: the kernel command line
     "libvirtd.conf": ("etc/libvirt/libvirtd.conf", 0o644),
@@ -66,7 +67,7 @@ GUEST_FILES = {
 }
 
 ENABLE = ("labhost-setup.service", "labhost-storage.service", "labhost-zfs.service",
-          "labhost-clock.service",
+          "labhost-clock.service", "labhost-ready.service",
           "systemd-networkd.service", "libvirtd-tls.socket", "ssh.service")
 #: Units that would hold up the boot for nothing the labs use: mounting ZFS file systems comes
 #: before local-fs.target, and loading the module and importing the zpools wait for udev to
@@ -86,6 +87,9 @@ MASK = ("zfs-mount.service", "zfs-share.service", "zfs-load-module.service",
         "modprobe@drm.service", "modprobe@efi_pstore.service", "modprobe@fuse.service",
         "modprobe@loop.service", "dev-hugepages.mount", "sys-kernel-debug.mount",
         "sys-kernel-tracing.mount", "lvm2-monitor.service")
+#: Left out of the image: libvirtd probes every QEMU emulator it finds on its first connection
+#: (3 s for this one under emulation, every cold boot), and the labs' domains are x86_64 only.
+REMOVE = ("usr/bin/qemu-system-i386",)
 #: Enabled by their packages, started only where needed: the NFS server on the storage host
 #: (labhost-setup starts it), the NFS client's helpers when a mount needs them (NFSv4 needs
 #: none; mount.nfs starts rpc-statd for NFSv3).
@@ -142,7 +146,7 @@ def recipe() -> dict:
     """Everything the image is made from: its hash is the cache key."""
     files = {name: (GUEST_DIR / name).read_text() for name in sorted(GUEST_FILES)}
     return {"base": base_recipe(), "size": ROOT_SIZE, "files": files, "places": GUEST_FILES,
-            "enable": ENABLE, "mask": MASK, "disable": DISABLE}
+            "enable": ENABLE, "mask": MASK, "disable": DISABLE, "remove": REMOVE}
 
 
 def _hash(data: dict) -> str:
@@ -286,6 +290,8 @@ def build(image: Image, home: Path, say=print) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(GUEST_DIR / name, target)
         target.chmod(mode)
+    for place in REMOVE:
+        (rootfs / place).unlink(missing_ok=True)
     _run(["systemctl", f"--root={rootfs}", "enable", *ENABLE], "enabling the services", log)
     _run(["systemctl", f"--root={rootfs}", "mask", *MASK], "masking the services", log)
     _run(["systemctl", f"--root={rootfs}", "disable", *DISABLE], "disabling the services", log)

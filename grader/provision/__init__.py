@@ -20,12 +20,12 @@ from typing import Mapping
 from grader.provision.domains import define_domain, new_nonce, remove_domain, start_domain
 from grader.provision.pools import (Place, check_places, create_volume, create_volume_with_data,
                                     define_pool, delete_volume, delete_volumes, ensure_file,
-                                    file_on_share, find_pool, forget_pool, pool_on_source, pool_xml,
+                                    file_in_directory, file_on_share, find_pool, forget_pool, pool_on_source, pool_xml,
                                     remove_pool)
 
 __all__ = ["StartContext", "define_domain", "new_nonce", "remove_domain", "start_domain",
            "Place", "check_places", "create_volume", "create_volume_with_data", "define_pool",
-           "delete_volume", "delete_volumes", "ensure_file", "file_on_share", "find_pool",
+           "delete_volume", "delete_volumes", "ensure_file", "file_in_directory", "file_on_share", "find_pool",
            "forget_pool", "pool_on_source", "pool_xml", "remove_pool"]
 
 

@@ -213,6 +213,21 @@ def file_on_share(conn, source: dict, name: str, helper: str = "kvm-storage-lab-
         pool.destroy()
 
 
+def file_in_directory(conn, path: str, name: str, helper: str = "kvm-storage-lab-share") -> str:
+    """Like file_on_share, on the host that serves the export, in the directory it exports: the
+    same file (and ctime) without mounting the export, through a transient directory pool that
+    is not built (building would set the directory's mode). A pool already active on that
+    directory is used instead: libvirt allows one."""
+    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+        if _normal(PoolXml(pool.XMLDesc(0)).target_path) == _normal(path):
+            return VolumeXml(ensure_file(pool, name).XMLDesc(0)).ctime
+    pool = conn.storagePoolCreateXML(pool_xml(helper, "dir", path), 0)
+    try:
+        return VolumeXml(ensure_file(pool, name).XMLDesc(0)).ctime
+    finally:
+        pool.destroy()
+
+
 def delete_volumes(pool) -> None:
     """Every volume of an active pool, snapshots (volumes with a backing store) first."""
     pool.refresh(0)
