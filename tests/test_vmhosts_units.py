@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import UsageError
-from grader.labhosts import lifecycle, procs, vm, vmimage, vmstate
+from grader.labhosts import earlyboot, lifecycle, procs, vm, vmimage, vmstate
 from grader.labhosts.config import Settings
 
 
@@ -277,3 +277,66 @@ def test_a_saved_state_resumes_only_with_the_same_command_line_ca_and_qemu(tmp_p
     assert vmstate.resume_args(hdir)[:2] == ["-incoming", f"exec:cat {hdir / 'state'}"]
     vmstate.discard(hdir)
     assert not vmstate.saved(hdir)
+
+
+MODULES_DEP = """kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko
+kernel/crypto/crc32c_generic.ko:
+kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_legacy_dev.ko kernel/drivers/virtio/virtio_pci_modern_dev.ko kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko
+kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko
+kernel/drivers/virtio/virtio_ring.ko: kernel/drivers/virtio/virtio.ko
+kernel/drivers/virtio/virtio.ko:
+kernel/drivers/virtio/virtio_pci_legacy_dev.ko:
+kernel/drivers/virtio/virtio_pci_modern_dev.ko:
+kernel/lib/crc16.ko:
+kernel/fs/mbcache.ko:
+kernel/fs/jbd2/jbd2.ko:
+kernel/fs/xfs/xfs.ko: kernel/lib/libcrc32c.ko
+"""
+
+
+def _read_newc(data: bytes) -> dict[str, tuple[int, bytes]]:
+    """The files of a newc cpio archive (what the kernel unpacks), up to its trailer."""
+    files, at = {}, 0
+    while True:
+        assert data[at:at + 6] == b"070701", f"no newc header at {at}"
+        fields = [int(data[at + 6 + 8 * i:at + 14 + 8 * i], 16) for i in range(13)]
+        mode, size, namesize = fields[1], fields[6], fields[11]
+        name = data[at + 110:at + 110 + namesize - 1].decode()
+        at += 110 + namesize
+        at += -at % 4
+        if name == "TRAILER!!!":
+            return files
+        files[name] = (mode, data[at:at + size])
+        at += size + (-(at + size) % 4)
+
+
+def test_the_early_boot_loads_each_root_module_after_what_it_needs():
+    order = earlyboot.module_order(MODULES_DEP, earlyboot.ROOT_MODULES, "/usr/lib/modules/6.1")
+    names = [p.rsplit("/", 1)[1] for p in order]
+    assert len(names) == len(set(names)) == 11            # every needed module once, xfs not
+    for module, needs in (("virtio_blk.ko", ["virtio.ko", "virtio_ring.ko"]),
+                          ("virtio_pci.ko", ["virtio.ko", "virtio_pci_modern_dev.ko"]),
+                          ("ext4.ko", ["crc16.ko", "mbcache.ko", "jbd2.ko"])):
+        assert all(names.index(n) < names.index(module) for n in needs), (module, names)
+    assert all(p.startswith("/usr/lib/modules/6.1/kernel/") for p in order)
+    with pytest.raises(LookupError, match="nvme"):
+        earlyboot.module_order(MODULES_DEP, ("nvme",), "/m")
+
+
+def test_the_early_boot_rides_in_an_archive_appended_to_debians_initrd(tmp_path):
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "usr/lib/modules/6.1.0-50-amd64").mkdir(parents=True)
+    (rootfs / "usr/lib/modules/6.1.0-50-amd64/modules.dep").write_text(MODULES_DEP)
+    initrd = tmp_path / "initrd.img"
+    initrd.write_bytes(b"\x28\xb5\x2f\xfd compressed")      # 15 bytes: not a multiple of 4
+    earlyboot.append_init(initrd, rootfs, "6.1.0-50-amd64")
+    data = initrd.read_bytes()
+    assert data.startswith(b"\x28\xb5\x2f\xfd compressed\0")   # Debian's archive unchanged
+    files = _read_newc(data[16:])                         # the next one on a 4-byte boundary
+    mode, script = files["labhost-init"]
+    assert mode == 0o100755 and script.startswith(b"#!/bin/sh\n")
+    text = script.decode()
+    assert "insmod" in text and "/usr/lib/modules/6.1.0-50-amd64/kernel/fs/ext4/ext4.ko" in text
+    assert "exec run-init /root /sbin/init" in text and text.rstrip().endswith('exec /init "$@"')
+    _, argv = _argv(tmp_path)
+    assert f"rdinit={earlyboot.PATH}" in argv[argv.index("-append") + 1].split()

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grader.errors import EnvironmentProblem
-from grader.labhosts import kvm, pki, procs, vmimage, vmstate
+from grader.labhosts import earlyboot, kvm, pki, procs, vmimage, vmstate
 from grader.labhosts.config import Settings, slot
 from grader.labhosts.daemons import Host
 from grader.labhosts.qmp import QMPError
@@ -286,8 +286,8 @@ def qemu_argv(settings: Settings, name: str, image: vmimage.Image, accel: str,
     hosts = ",".join(f"{p}:{link_address(p)}" for p in peers)
     # mitigations=off: the guests are lab hosts on one machine, and retpolines and barriers cost
     # more under emulation than they protect there.
-    cmdline = ["root=/dev/vda", "rw", "console=ttyS0", "quiet", "systemd.show_status=error",
-               "mitigations=off",
+    cmdline = ["root=/dev/vda", "rw", f"rdinit={earlyboot.PATH}", "console=ttyS0", "quiet",
+               "systemd.show_status=error", "mitigations=off",
                f"labhost.name={name}", f"labhost.mac={link_mac(name)}",
                f"labhost.addr={link_address(name)}", f"labhost.hosts={hosts}",
                f"labhost.storage={storage}",

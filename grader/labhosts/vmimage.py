@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import EnvironmentProblem
+from grader.labhosts import earlyboot
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -146,7 +147,8 @@ def recipe() -> dict:
     """Everything the image is made from: its hash is the cache key."""
     files = {name: (GUEST_DIR / name).read_text() for name in sorted(GUEST_FILES)}
     return {"base": base_recipe(), "size": ROOT_SIZE, "files": files, "places": GUEST_FILES,
-            "enable": ENABLE, "mask": MASK, "disable": DISABLE, "remove": REMOVE}
+            "enable": ENABLE, "mask": MASK, "disable": DISABLE, "remove": REMOVE,
+            "earlyboot": [earlyboot.SCRIPT, earlyboot.ROOT_MODULES, earlyboot.PATH]}
 
 
 def _hash(data: dict) -> str:
@@ -301,6 +303,7 @@ def build(image: Image, home: Path, say=print) -> None:
     version = kernels[-1].name[len("vmlinuz-"):]
     shutil.copyfile(kernels[-1], work / "vmlinuz")
     shutil.copyfile(rootfs / "boot" / f"initrd.img-{version}", work / "initrd.img")
+    earlyboot.append_init(work / "initrd.img", rootfs, version)
 
     step(3, f"the root file system ({ROOT_SIZE}, sparse)")
     _run(["mkfs.ext4", "-q", "-L", "labroot", "-d", str(rootfs), str(work / "root.img"),
