@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from grader import labhosts as _labhosts
 from grader.errors import LabError
 from grader.testing.loopback import free_port_base
+
+BIN = Path(sys.executable).parent
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,96 @@ def _vm_settings():
     return lab_env, Settings.from_env(lab_env)
 
 
+# --- VM-host tests last, their images built meanwhile --------------------------------------
+
+def _needs_vm(item) -> bool:
+    return "_vmhosts_session" in getattr(item, "fixturenames", ())
+
+
+class ImageBuilds:
+    """The images the VM-host tests need, built in the background (niced, idle I/O) while the
+    other tests run, one after the other: the VM hosts' image (its Debian base first, when it
+    is not cached), then the student image when its tests are selected. A fixture that needs
+    one waits for it (`wait`); without a background build it builds as before."""
+
+    def __init__(self):
+        self.folder: Path | None = None
+        self.done: dict[str, threading.Event] = {}
+        self.status: dict[str, int] = {}
+        self.process: subprocess.Popen | None = None
+        self.stopping = False
+
+    def plan(self, items) -> None:
+        vm_items = [i for i in items if _needs_vm(i)]
+        if not vm_items or os.environ.get("LAB_VM_TESTS") == "0" or self.folder is not None:
+            return
+        self.folder = Path(tempfile.mkdtemp(prefix="lab-image-builds-"))
+        lab_env, _ = _vm_settings()
+        steps = [("vm", ["image", "build"])]
+        if any("built" in i.fixturenames for i in vm_items):
+            steps.append(("student", ["image", "build", "--out", str(self.student_image),
+                                      "--size", "10G"]))
+        self.done = {name: threading.Event() for name, _ in steps}
+        threading.Thread(target=self._run, args=(steps, {**os.environ, **lab_env}), daemon=True,
+                         name="image-builds").start()
+
+    @property
+    def student_image(self) -> Path:
+        return self.folder / "student" / "student.qcow2"
+
+    def _run(self, steps, env) -> None:
+        nice = ["nice", "-n", "19"] + (["ionice", "-c", "3"] if shutil.which("ionice") else [])
+        for name, args in steps:
+            (self.folder / name).mkdir()
+            with open(self.folder / f"{name}.log", "w") as log:
+                if not self.stopping:
+                    self.process = subprocess.Popen([*nice, str(BIN / "lab"), *args], stdout=log,
+                                                    stderr=log, stdin=subprocess.DEVNULL, env=env)
+                    self.status[name] = self.process.wait()
+            self.done[name].set()
+
+    def wait(self, name: str) -> str | None:
+        """The build's output once it has finished (None: no background build of it); a
+        failed build fails the test with its last lines."""
+        if name not in self.done:
+            return None
+        self.done[name].wait()
+        output = (self.folder / f"{name}.log").read_text()
+        if self.status.get(name) != 0:
+            pytest.fail(f"the {name} image did not build in the background: "
+                        + " | ".join(output.strip().splitlines()[-5:]), pytrace=False)
+        return output
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+BUILDS = ImageBuilds()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    """VM-host tests run after all the others, each group in the order pytest-randomly gave it:
+    their images are built meanwhile (BUILDS), and no other test waits behind a boot."""
+    items[:] = [i for i in items if not _needs_vm(i)] + [i for i in items if _needs_vm(i)]
+    if not config.option.collectonly:
+        BUILDS.plan(items)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    BUILDS.stop()
+
+
+@pytest.fixture(scope="session")
+def image_builds() -> ImageBuilds:
+    return BUILDS
+
+
 @pytest.fixture(scope="session")
 def _vmhosts_session():
     """Once per session: whether a developer had the VM hosts up already (then they are left
@@ -75,6 +173,7 @@ def _vmhosts_session():
 
     if os.environ.get("LAB_VM_TESTS") == "0":
         pytest.skip("VM-host tests skipped: LAB_VM_TESTS=0 (CI runs them)")
+    BUILDS.wait("vm")
     lab_env, settings = _vm_settings()
     state = {"already": all(vm.is_up(settings, n) for n in ("a", "b")), "finished": False}
     return state

@@ -61,7 +61,10 @@ def test_out_in_a_missing_folder_is_one_line(tmp_path):
 # ---------------------------------------------------------------- built and booted
 
 @pytest.fixture(scope="module")
-def built(_vmhosts_session, tmp_path_factory):
+def built(_vmhosts_session, image_builds, tmp_path_factory):
+    output = image_builds.wait("student")  # built in the background while other tests ran
+    if output is not None:
+        return image_builds.student_image, output
     out = tmp_path_factory.mktemp("student") / "student.qcow2"
     started = time.monotonic()
     done = subprocess.run([str(BIN / "lab"), "image", "build", "--out", str(out), "--size", "10G"],
