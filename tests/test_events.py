@@ -148,7 +148,7 @@ def default_host():
         conn.close()
 
 
-def wait_for(condition, seconds=5.0):
+def wait_for(condition, seconds=20.0):     # a busy machine (VM hosts beside) may be slow
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.02)

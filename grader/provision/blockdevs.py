@@ -65,25 +65,35 @@ class Contents:
 
 def probe(conn, disk: str, helper: str) -> Contents:
     """What libvirt finds on `disk`, from a transient disk pool started without building it."""
+    found, pool = _table(conn, disk, helper)
+    if pool is not None:
+        pool.destroy()
+    return found
+
+
+def _table(conn, disk: str, helper: str):
+    """probe's answer, and the transient disk pool it started on a partition table (or None),
+    still active: the caller destroys it."""
     for fmt in ("gpt", "dos"):
         try:
             pool = conn.storagePoolCreateXML(disk_pool_xml(helper, disk, fmt), 0)
         except libvirt.libvirtError as err:
             text = str(err)
             if "doesn't exist" in text or "does not exist" in text:
-                return Contents("missing")
+                return Contents("missing"), None
             if "nrecognized" in text:      # blkid: no file system, no partition table
-                return Contents("blank")
+                return Contents("blank"), None
             if "conflict" in text.lower():
-                return Contents("pool", detail=_quoted(text))
+                return Contents("pool", detail=_quoted(text)), None
             if "does not match" in text:
                 continue
-            return Contents("other", detail=one_line(err, 160))
+            return Contents("other", detail=one_line(err, 160)), None
         try:
-            return Contents(fmt, tuple(sorted(v.name() for v in pool.listAllVolumes(0))))
-        finally:
+            return Contents(fmt, tuple(sorted(v.name() for v in pool.listAllVolumes(0)))), pool
+        except BaseException:
             pool.destroy()
-    return Contents("other")
+            raise
+    return Contents("other"), None
 
 
 def volume_groups(conn) -> dict[str, tuple[str, ...]]:
@@ -116,7 +126,7 @@ def remove_volume_group(conn, name: str, pvs: tuple[str, ...], helper: str) -> N
     pool = conn.storagePoolDefineXML(logical_pool_xml(helper, *pvs, vg=name), 0)
     try:
         pool.create(0)
-        delete_volumes(pool)
+        delete_volumes(pool, refresh=False)
         pool.destroy()
     except libvirt.libvirtError:
         pass
@@ -162,14 +172,16 @@ def reclaim_destroyed_zpool(conn, disk: str, helper: str) -> bool:
     return True
 
 
-def erase_table(conn, disk: str, found: Contents, helper: str) -> None:
+def erase_table(conn, disk: str, found: Contents, helper: str, pool=None) -> None:
     """Make a disk that holds a partition table blank again (see the module's docstring). Only
-    a partition table is erased, once each partition on it was deleted; anything else stays."""
+    a partition table is erased, once each partition on it was deleted; anything else stays.
+    `pool`: the disk pool a probe already started on it (used, then destroyed)."""
     if found.kind not in ("gpt", "dos"):
         return
-    pool = conn.storagePoolCreateXML(disk_pool_xml(helper, disk, found.kind), 0)
+    if pool is None:
+        pool = conn.storagePoolCreateXML(disk_pool_xml(helper, disk, found.kind), 0)
     try:
-        delete_volumes(pool)
+        delete_volumes(pool, refresh=False)
     except libvirt.libvirtError as err:
         raise UsageError(f"libvirt could not delete a partition of {disk} on {conn.getURI()} (in use?), "
                          f"so the disk is not erased: {one_line(err, 160)}; if it holds nothing "
@@ -186,6 +198,14 @@ def erase_table(conn, disk: str, found: Contents, helper: str) -> None:
         pool.build(libvirt.VIR_STORAGE_POOL_BUILD_OVERWRITE)      # first MiB again, an LVM label
     finally:
         delete_logical(pool)                                      # and no label at all
+
+
+def erase_own(conn, disk: str, helper: str) -> None:
+    """erase_table of whatever is on a disk the caller's own pool was on, through the disk pool
+    its probe starts (one start of a disk pool less: seconds under emulation)."""
+    found, pool = _table(conn, disk, helper)
+    if pool is not None:
+        erase_table(conn, disk, found, helper, pool)
 
 
 def delete_logical(pool) -> None:

@@ -228,9 +228,12 @@ def file_in_directory(conn, path: str, name: str, helper: str = "kvm-storage-lab
         pool.destroy()
 
 
-def delete_volumes(pool) -> None:
-    """Every volume of an active pool, snapshots (volumes with a backing store) first."""
-    pool.refresh(0)
+def delete_volumes(pool, refresh: bool = True) -> None:
+    """Every volume of an active pool, snapshots (volumes with a backing store) first. A pool
+    started a moment ago was scanned by its start: `refresh=False` saves a second scan (seconds
+    for a disk or logical pool under emulation)."""
+    if refresh:
+        pool.refresh(0)
     volumes = pool.listAllVolumes(0)
     volumes.sort(key=lambda v: "<backingStore>" not in v.XMLDesc(0))
     for vol in volumes:

@@ -132,10 +132,14 @@ def reset(conn, disks: tuple[str, ...]) -> None:
     owned |= remove_volume_groups(conn, spare)
     zpool_gone = blockdevs.destroy_zpool(conn, ZPOOL, HELPER)
     for disk in disks:
+        if disk in owned:              # a lab5 pool was on it
+            blockdevs.erase_own(conn, disk, HELPER)
+            continue
+        # a disk that ZFS's layout alone explains, once ZFS counts it free (a zpool destroyed
+        # here or by the student, not someone's to import)
         found = blockdevs.probe(conn, disk, HELPER)
-        left_by_zfs = blockdevs.zfs_layout(found.partitions) and (
-            zpool_gone or blockdevs.reclaim_destroyed_zpool(conn, disk, HELPER))
-        if found.kind != "blank" and (disk in owned or left_by_zfs):
+        if blockdevs.zfs_layout(found.partitions) and (
+                zpool_gone or blockdevs.reclaim_destroyed_zpool(conn, disk, HELPER)):
             blockdevs.erase_table(conn, disk, found, HELPER)
 
 
