@@ -490,3 +490,20 @@ def test_the_home_seed_lists_only_fonts_the_sandbox_shows(monkeypatch):
         assert all(any(sandbox.inside(f, p) for p in shown) for f in fonts), fonts
     finally:
         shutil.rmtree(seed)
+
+
+def test_a_checkout_under_tmp_stays_visible_and_tmp_stays_private(tmp_path):
+    """An instructor's checkout (its venv, read-only in the sandbox) may live under /tmp: the
+    sandbox's own /tmp must not hide it, and still shows nothing else of the host's /tmp."""
+    tools = tmp_path / "checkout"
+    tools.mkdir()
+    (tools / "venv-file").write_text("from the checkout\n")
+    tools.chmod(0o755)
+    (tools / "venv-file").chmod(0o644)
+    (tmp_path / "beside").write_text("the host's /tmp\n")
+    plan = _plan(tmp_path)
+    plan = Plan(**{**plan.__dict__, "readonly": (*plan.readonly, str(tools))})
+    proc, _ = _run(plan, "/bin/sh", "-c", f"cat {tools / 'venv-file'}; ls {tmp_path}; ls -A /tmp | wc -l")
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "from the checkout", proc.stdout + proc.stderr
+    assert "beside" not in proc.stdout and "submission" not in lines[1:-1]

@@ -129,9 +129,11 @@ def command(plan: Plan, kernel: list[str]) -> list[str]:
     argv.append("--clearenv")
     for key, value in sorted(plan.env.items()):
         argv += ["--setenv", key, value]
-    mounts = [*system_mounts(), *(("--ro-bind", path, path) for path in plan.readonly),
+    # /tmp first: the read-only paths may be under it (a checkout in /tmp), and a tmpfs
+    # mounted after them would hide them
+    mounts = [*system_mounts(), ("--perms", "1777", "--size", str(lim.tmp), "--tmpfs", "/tmp"),
+              *(("--ro-bind", path, path) for path in plan.readonly),
               ("--dev", "/dev"), ("--proc", "/proc"),
-              ("--perms", "1777", "--size", str(lim.tmp), "--tmpfs", "/tmp"),
               ("--perms", "1777", "--size", str(lim.tmp), "--tmpfs", "/dev/shm"),
               ("--perms", "0777", "--size", str(lim.home), "--tmpfs", HOME),
               ("--ro-bind", plan.submission, SUBMISSION),
