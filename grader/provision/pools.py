@@ -202,15 +202,9 @@ def pool_on_source(conn, source: dict, skip: str | None = None):
 def file_on_share(conn, source: dict, name: str, helper: str = "kvm-storage-lab-share") -> str:
     """The ctime of the file `name` at the top of a netfs export, made (empty) if missing,
     through this host's pool on the export if one is active, else a transient one of its own."""
-    pool = pool_on_source(conn, source)
-    if pool is not None and pool.isActive():
-        return VolumeXml(ensure_file(pool, name).XMLDesc(0)).ctime
-    pool = conn.storagePoolCreateXML(pool_xml(helper, "netfs", f"/var/lib/libvirt/{helper}", source),
-                                     libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD)
-    try:
-        return VolumeXml(ensure_file(pool, name).XMLDesc(0)).ctime
-    finally:
-        pool.destroy()
+    return _file_ctime(conn, pool_on_source(conn, source), name,
+                       pool_xml(helper, "netfs", f"/var/lib/libvirt/{helper}", source),
+                       libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD)
 
 
 def file_in_directory(conn, path: str, name: str, helper: str = "kvm-storage-lab-share") -> str:
@@ -218,14 +212,22 @@ def file_in_directory(conn, path: str, name: str, helper: str = "kvm-storage-lab
     same file (and ctime) without mounting the export, through a transient directory pool that
     is not built (building would set the directory's mode). A pool already active on that
     directory is used instead: libvirt allows one."""
-    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
-        if _normal(PoolXml(pool.XMLDesc(0)).target_path) == _normal(path):
-            return VolumeXml(ensure_file(pool, name).XMLDesc(0)).ctime
-    pool = conn.storagePoolCreateXML(pool_xml(helper, "dir", path), 0)
+    active = [pool for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE)
+              if _normal(PoolXml(pool.XMLDesc(0)).target_path) == _normal(path)]
+    return _file_ctime(conn, active[0] if active else None, name, pool_xml(helper, "dir", path), 0)
+
+
+def _file_ctime(conn, pool, name: str, transient_xml: str, flags: int) -> str:
+    """The ctime of the file `name` in `pool` if it is active, else in a transient pool made
+    from `transient_xml` (with `flags`) and destroyed afterwards; the file made if missing."""
+    transient = pool is None or not pool.isActive()
+    if transient:
+        pool = conn.storagePoolCreateXML(transient_xml, flags)
     try:
         return VolumeXml(ensure_file(pool, name).XMLDesc(0)).ctime
     finally:
-        pool.destroy()
+        if transient:
+            pool.destroy()
 
 
 def delete_volumes(pool, refresh: bool = True) -> None:
