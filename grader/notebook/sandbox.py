@@ -129,13 +129,13 @@ def command(plan: Plan, kernel: list[str]) -> list[str]:
     argv.append("--clearenv")
     for key, value in sorted(plan.env.items()):
         argv += ["--setenv", key, value]
-    # /tmp first: the read-only paths may be under it (a checkout in /tmp), and a tmpfs
-    # mounted after them would hide them
-    mounts = [*system_mounts(), ("--perms", "1777", "--size", str(lim.tmp), "--tmpfs", "/tmp"),
-              *(("--ro-bind", path, path) for path in plan.readonly),
-              ("--dev", "/dev"), ("--proc", "/proc"),
+    # The sandbox's own file systems first, then what it is shown: a read-only path may lie
+    # under one of them (a checkout in /tmp), and a file system mounted after it would hide it.
+    mounts = [*system_mounts(), ("--dev", "/dev"), ("--proc", "/proc"),
+              ("--perms", "1777", "--size", str(lim.tmp), "--tmpfs", "/tmp"),
               ("--perms", "1777", "--size", str(lim.tmp), "--tmpfs", "/dev/shm"),
               ("--perms", "0777", "--size", str(lim.home), "--tmpfs", HOME),
+              *(("--ro-bind", path, path) for path in plan.readonly),
               ("--ro-bind", plan.submission, SUBMISSION),
               *([("--ro-bind", plan.seed, SEED)] if plan.seed else []),
               ("--bind", plan.kernel_dir, plan.kernel_dir)]
